@@ -1,0 +1,320 @@
+"""Group commit: the store side of R2.
+
+``submit(ops)`` runs on the event loop thread and never blocks. It appends the ops and a
+new :class:`Completion` to the *open* batch; the first submit of a tick schedules a flush
+with ``loop.call_soon``. The flush hands the open batch to the one writer thread, which
+commits it as one transaction and reports back with ``call_soon_threadsafe``; the
+completions then resolve on the loop, in submit order. While a batch is being written the
+next one keeps filling, so under load batches grow on their own. One batch is in the
+writer at a time, so batches commit strictly in submit order.
+
+Within the open batch an ``AddRef`` followed by a ``RemoveRef`` of the same reference
+cancel out (the ``AddRef`` is not written; the ``RemoveRef`` stays, a cheap no-op unless
+the reference was already on disk), and an ``AddMessage`` left with no reference added by
+the batch is dropped (ActiveMQ's "concurrent store and dispatch"): a message consumed
+before its batch was handed over never reaches the disk. The completions are unaffected: they still resolve
+only after the batch committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ferrymq.core.completion import Completion
+from ferrymq.core.errors import StoreFailure
+from ferrymq.core.message import Message
+from ferrymq.core.ports import AddMessage, AddRef, DropKey, PutMeta, RemoveRef, SetDeliveryCount, StoreOp
+
+log = logging.getLogger("ferrymq.store")
+
+T = TypeVar("T")
+
+_OP_TYPES = frozenset((AddMessage, AddRef, RemoveRef, SetDeliveryCount, DropKey, PutMeta))
+
+
+@dataclass
+class StoreStats:
+    """Counters read by tests, benchmarks and the metrics collector (no locking needed:
+    only the loop thread writes them)."""
+
+    submits: int = 0
+    batches: int = 0  # transactions committed (or attempted)
+    failed_batches: int = 0
+    ops_written: int = 0
+    cancelled_refs: int = 0  # AddRef/RemoveRef pairs that cancelled in an open batch
+    dropped_messages: int = 0  # AddMessage never written because every ref cancelled
+    largest_batch: int = 0  # submits in the largest batch
+    batch_sizes: dict[int, int] = field(default_factory=dict)  # submits per batch -> count
+
+    def record_batch(self, submits: int) -> None:
+        self.batches += 1
+        if submits > self.largest_batch:
+            self.largest_batch = submits
+        self.batch_sizes[submits] = self.batch_sizes.get(submits, 0) + 1
+
+
+class Batch:
+    """The ops of several submits, written as one transaction.
+
+    ``ops`` may hold ``None`` where an op cancelled out. ``records`` maps each added
+    message id to its encoded record (encoded at submit time, on the loop thread, so the
+    writer never reads a live :class:`Message`).
+    """
+
+    __slots__ = ("ops", "records", "completions", "_ref_at", "_msg_at", "_live_refs", "_cancelled")
+
+    def __init__(self) -> None:
+        self.ops: list[StoreOp | None] = []
+        self.records: dict[str, bytes] = {}
+        self.completions: list[Completion] = []
+        self._ref_at: dict[tuple[str, str], int] = {}
+        self._msg_at: dict[str, list[int]] = {}
+        self._live_refs: dict[str, int] = {}
+        self._cancelled: set[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.completions)
+
+    def add(self, ops: Sequence[StoreOp], records: dict[str, bytes] | None, stats: StoreStats) -> None:
+        out = self.ops
+        for op in ops:
+            t = type(op)
+            if t is AddRef:
+                mid = op.message_id  # type: ignore[union-attr]
+                self._ref_at[(op.store_key, mid)] = len(out)  # type: ignore[union-attr]
+                self._live_refs[mid] = self._live_refs.get(mid, 0) + 1
+            elif t is RemoveRef:
+                mid = op.message_id  # type: ignore[union-attr]
+                at = self._ref_at.pop((op.store_key, mid), None)  # type: ignore[union-attr]
+                if at is not None:
+                    # The RemoveRef itself stays: the reference may also exist on disk
+                    # from an earlier batch, and deleting a missing row costs no write.
+                    out[at] = None
+                    self._live_refs[mid] -= 1
+                    if self._cancelled is None:
+                        self._cancelled = set()
+                    self._cancelled.add(mid)
+                    stats.cancelled_refs += 1
+            elif t is AddMessage:
+                mid = op.message.message_id  # type: ignore[union-attr]
+                at_list = self._msg_at.get(mid)
+                if at_list is None:
+                    self._msg_at[mid] = [len(out)]
+                else:
+                    at_list.append(len(out))
+            elif t is DropKey:
+                # DropKey removes refs added earlier in this batch: stop pairing across it.
+                self._ref_at.clear()
+            out.append(op)
+        if records:
+            self.records.update(records)
+
+    def seal(self, stats: StoreStats) -> None:
+        """Drop the messages whose every reference added in this batch cancelled."""
+        if not self._cancelled:
+            return
+        for mid in self._cancelled:
+            at_list = self._msg_at.get(mid)
+            if at_list is not None and self._live_refs.get(mid, 0) == 0:
+                for at in at_list:
+                    self.ops[at] = None
+                self.records.pop(mid, None)
+                stats.dropped_messages += 1
+
+
+class Writer:
+    """One dedicated thread running blocking jobs in order."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except BaseException:  # pragma: no cover - jobs catch their own errors
+                log.exception("store writer job failed")
+
+    def post(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def call(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Run ``fn`` in the writer thread; the future resolves on ``loop``."""
+        fut: asyncio.Future[T] = loop.create_future()
+
+        def job() -> None:
+            try:
+                res = fn()
+            except BaseException as e:
+                loop.call_soon_threadsafe(_set_exception, fut, e)
+            else:
+                loop.call_soon_threadsafe(_set_result, fut, res)
+
+        self.post(job)
+        return fut
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+
+def _set_result(fut: asyncio.Future[Any], res: Any) -> None:
+    if not fut.done():
+        fut.set_result(res)
+
+
+def _set_exception(fut: asyncio.Future[Any], e: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(e)
+
+
+WriteFn = Callable[[list[StoreOp | None], dict[str, bytes]], None]
+
+
+class GroupCommitBatcher:
+    """Collects submits into batches and feeds them, one at a time, to ``write``.
+
+    ``encode`` turns a message into its record on the loop thread at submit time; if it
+    raises, that submit fails alone. ``write(ops, records)`` runs in the writer thread and
+    must commit the whole batch atomically or raise.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        writer: Writer,
+        write: WriteFn,
+        encode: Callable[[Message], bytes],
+        stats: StoreStats,
+        *,
+        cancel_pairs: bool = True,
+    ) -> None:
+        self._loop = loop
+        self._writer = writer
+        self._write = write
+        self._encode = encode
+        self.stats = stats
+        self._cancel_pairs = cancel_pairs
+        self._open = Batch()
+        self._flush_scheduled = False
+        self._in_flight: Batch | None = None
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self.closed = False
+
+    # -- loop thread ------------------------------------------------------------------
+    def submit(self, ops: Sequence[StoreOp]) -> Completion:
+        if self.closed:
+            return Completion.failed(StoreFailure("the store is closed"))
+        records: dict[str, bytes] | None = None
+        for op in ops:
+            t = type(op)
+            if t not in _OP_TYPES:
+                return Completion.failed(StoreFailure(f"unknown store op {t.__name__}"))
+            if t is PutMeta and not isinstance(op.value, bytes | bytearray | memoryview | None):  # type: ignore[union-attr]
+                return Completion.failed(StoreFailure("PutMeta value must be bytes or None"))
+            if t is AddMessage:
+                m = op.message  # type: ignore[union-attr]
+                try:
+                    rec = self._encode(m)
+                except StoreFailure as e:
+                    return Completion.failed(e)
+                except Exception as e:
+                    return Completion.failed(StoreFailure(f"cannot encode message {m.message_id!r}: {e}"))
+                if records is None:
+                    records = {}
+                records[m.message_id] = rec
+        c = Completion()
+        batch = self._open
+        if self._cancel_pairs:
+            batch.add(ops, records, self.stats)
+        else:
+            batch.ops.extend(ops)
+            if records:
+                batch.records.update(records)
+        batch.completions.append(c)
+        self.stats.submits += 1
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return c
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._in_flight is None:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        batch = self._open
+        if not batch.completions:
+            self._notify_idle()
+            return
+        self._open = Batch()
+        batch.seal(self.stats)
+        self._in_flight = batch
+        write = self._write
+        loop = self._loop
+        done = self._batch_done
+
+        def job() -> None:
+            try:
+                write(batch.ops, batch.records)
+            except BaseException as e:
+                loop.call_soon_threadsafe(done, batch, e)
+            else:
+                loop.call_soon_threadsafe(done, batch, None)
+
+        self._writer.post(job)
+
+    def _batch_done(self, batch: Batch, error: BaseException | None) -> None:
+        self._in_flight = None
+        self.stats.record_batch(len(batch.completions))
+        # Start the next batch before running callbacks: the writer works while they run.
+        if self._open.completions and not self._flush_scheduled:
+            self._hand_over()
+        if error is None:
+            self.stats.ops_written += sum(1 for op in batch.ops if op is not None)
+            for c in batch.completions:
+                c.resolve()
+        else:
+            self.stats.failed_batches += 1
+            log.error("store commit of %d submits failed: %s", len(batch.completions), error)
+            failure = (
+                error if isinstance(error, StoreFailure) else StoreFailure(f"store commit failed: {error}")
+            )
+            for c in batch.completions:
+                c.fail(failure)
+        if self._in_flight is None and not self._open.completions:
+            self._notify_idle()
+
+    def _notify_idle(self) -> None:
+        waiters = self._idle_waiters
+        self._idle_waiters = []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    @property
+    def idle(self) -> bool:
+        return self._in_flight is None and not self._open.completions
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch has been written."""
+        while not self.idle:
+            fut: asyncio.Future[None] = self._loop.create_future()
+            self._idle_waiters.append(fut)
+            if self._in_flight is None and not self._flush_scheduled:
+                self._hand_over()
+            await fut
