@@ -767,7 +767,7 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise InvalidSelector(f"nested deeper than {MAX_DEPTH} levels", tok.pos)
 
-    def prefix(self) -> _Node:
+    def prefix(self, min_bp: int) -> _Node:
         tok = self.advance()
         if tok.type == _NUM or tok.type == _STR:
             return _Lit(tok.value, tok.pos)
@@ -776,7 +776,7 @@ class _Parser:
         if tok.type == _KW:
             if tok.value == "TRUE" or tok.value == "FALSE":
                 return _Lit(tok.value == "TRUE", tok.pos)
-            if tok.value == "NOT":
+            if tok.value == "NOT" and min_bp <= _BP_NOT:  # not as an operand: a = NOT b
                 self.nest(tok)
                 operand = self.expr(_BP_NOT)
                 self.depth -= 1
@@ -804,7 +804,7 @@ class _Parser:
         raise InvalidSelector(f"unexpected {tok.describe()}", tok.pos)
 
     def expr(self, min_bp: int) -> _Node:
-        left = self.prefix()
+        left = self.prefix(min_bp)
         chain: _Node | None = None  # the flat AND/OR/arithmetic node this loop is extending
         predicate_done = False
         while True:
