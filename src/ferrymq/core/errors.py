@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Condition(str, Enum):
+class Condition(StrEnum):
     NOT_FOUND = "not-found"
     UNAUTHORIZED = "unauthorized"
     RESOURCE_LIMIT = "resource-limit"

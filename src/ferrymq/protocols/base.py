@@ -57,6 +57,9 @@ class AdapterContext:
     limits: ProtocolLimits
     peer: PeerInfo
     request_flush: Callable[[], None] = lambda: None
+    #: inbound back-pressure (producer flow control): stop / restart reading the socket
+    pause_reading: Callable[[], None] = lambda: None
+    resume_reading: Callable[[], None] = lambda: None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("ferrymq.protocol"))
     options: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,231 @@
+"""The composition root (R10): config -> store, security, broker, listeners; start and
+stop order. The only module that knows concrete classes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ferrymq.config import DEFAULT_PORTS, BrokerConfig
+from ferrymq.core import Broker, DeadLetterStrategy, DestinationPolicy, PolicyMap
+from ferrymq.protocols.base import AdapterContext, PeerInfo, ProtocolAdapter, ProtocolLimits
+from ferrymq.security.authn import PasswordAuthenticator
+from ferrymq.security.authz import AuthorizationEntry, AuthorizationMap
+from ferrymq.security.users import User, UserFile, generate_password, hash_password
+from ferrymq.transport.listener import Listener
+
+log = logging.getLogger("ferrymq")
+
+
+class LoopClock:
+    """The core's Clock port over the asyncio loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def call_soon(self, cb: Callable[[], None]) -> Any:
+        return self.loop.call_soon(cb)
+
+    def call_later(self, delay: float, cb: Callable[[], None]) -> Any:
+        return self.loop.call_later(delay, cb)
+
+
+def _stomp_factory(ctx: AdapterContext) -> ProtocolAdapter:
+    from ferrymq.protocols.stomp.adapter import StompAdapter
+
+    return StompAdapter(ctx)
+
+
+#: protocol listener name -> adapter factory; a protocol lands here when its adapter does
+ADAPTERS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
+    "stomp": _stomp_factory,
+    "stomp-ssl": _stomp_factory,
+}
+
+
+def available_protocols() -> list[str]:
+    return [p for p in DEFAULT_PORTS if p in ADAPTERS]
+
+
+def default_listener_ports(cfg: BrokerConfig, tls: bool) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, (port, is_tls) in DEFAULT_PORTS.items():
+        if name not in ADAPTERS:
+            continue
+        if is_tls and not tls:
+            continue
+        out[name] = port
+    for name, lc in cfg.listener_ports().items():
+        out[name] = lc.port
+    return out
+
+
+def build_policies(cfg: BrokerConfig) -> PolicyMap:
+    pm = PolicyMap()
+    for p in cfg.policies:
+        changes: dict[str, Any] = {}
+        for k in ("queue_prefetch", "topic_prefetch", "durable_topic_prefetch", "max_redeliveries",
+                  "initial_redelivery_delay_ms", "redelivery_backoff_multiplier", "use_exponential_backoff",
+                  "expire_messages_period", "memory_limit", "producer_flow_control", "send_fail_if_no_space",
+                  "pending_message_limit"):
+            v = getattr(p, k)
+            if v is not None:
+                changes[k] = v
+        if p.dead_letter is not None:
+            d = p.dead_letter
+            changes["dead_letter"] = DeadLetterStrategy(
+                kind=d.strategy, queue_prefix=d.queue_prefix, topic_prefix=d.topic_prefix,
+                process_expired=d.process_expired, process_non_persistent=d.process_non_persistent,
+                expiration_ms=d.expiration_ms)
+        pol = DestinationPolicy().with_changes(**changes)
+        if p.queue is not None:
+            if p.queue == ">":
+                pm.default = pol if p.topic is None else pm.default
+            pm.put("queue", p.queue, pol)
+        else:
+            assert p.topic is not None
+            pm.put("topic", p.topic, pol)
+    return pm
+
+
+def load_users(cfg: BrokerConfig, extra: list[tuple[str, str, list[str]]]) -> dict[str, User]:
+    users = UserFile(Path(cfg.data_dir) / "users.json").load()
+    for u in cfg.users:
+        users[u.username] = User(u.username, u.password_hash or hash_password(u.password or ""),
+                                 list(u.groups), u.console_access)
+    for name, password, groups in extra:
+        users[name] = User(name, hash_password(password), groups or ["admins"], True)
+    return users
+
+
+@dataclass
+class BrokerApp:
+    cfg: BrokerConfig
+    extra_users: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    port_overrides: dict[str, int] = field(default_factory=dict)
+    self_signed: bool = False
+    out: Any = None
+
+    def __post_init__(self) -> None:
+        self.listeners: list[Listener] = []
+        self.broker: Broker | None = None
+        self.authenticator: PasswordAuthenticator | None = None
+
+    def _say(self, line: str) -> None:
+        stream = self.out or sys.stdout
+        print(line, file=stream, flush=True)
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        loop = asyncio.get_running_loop()
+        data_dir = Path(cfg.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+        users = load_users(cfg, self.extra_users)
+        if not users and not cfg.allow_anonymous:
+            password = generate_password()
+            UserFile(data_dir / "users.json").add("admin", password, ["admins"], console_access=True)
+            users = load_users(cfg, self.extra_users)
+            self._say(f"ferrymq created user 'admin' with password {password} (shown once; stored as a hash)")
+        self.authenticator = PasswordAuthenticator(
+            users, loop=loop, allow_anonymous=cfg.allow_anonymous,
+            anonymous_groups=frozenset(cfg.anonymous_groups))
+
+        from ferrymq.store.sqlite import SQLiteStore
+
+        cipher = None
+        if cfg.store.encryption is not None:
+            from ferrymq.store.codec import RecordCipher, load_or_create_data_key
+
+            cipher = RecordCipher(load_or_create_data_key(data_dir, cfg.store.encryption.master_key_file))
+        store = SQLiteStore(cfg.store_path, loop=loop, cipher=cipher, synchronous=cfg.store.synchronous)
+        authz = AuthorizationMap([
+            AuthorizationEntry("temp" if a.temp else "queue" if a.queue else "topic",
+                               a.queue or a.topic or ">", frozenset(a.read), frozenset(a.write),
+                               frozenset(a.admin)) for a in cfg.authorization])
+        self.broker = Broker(store, LoopClock(loop), build_policies(cfg), authz, name=cfg.BrokerName,
+                             populate_user_id=cfg.populate_jmsx_user_id)
+        await self.broker.start()
+
+        limits = ProtocolLimits(**cfg.limits.model_dump())
+        ports = default_listener_ports(cfg, tls=bool(cfg.tls.cert_file) or self.self_signed or cfg.tls.self_signed)
+        ports.update(self.port_overrides)
+        ssl_ctx = None
+        if any(DEFAULT_PORTS[n][1] and p for n, p in ports.items()):
+            from ferrymq.security.tls import ensure_self_signed, server_context
+
+            cert, key = cfg.tls.cert_file, cfg.tls.key_file
+            if not cert or not key:
+                cert, key = ensure_self_signed(data_dir / "tls")
+            ssl_ctx = server_context(cert, key, cfg.tls.min_version)
+        broker, authn = self.broker, self.authenticator
+        for name, port in ports.items():
+            if not port or name not in ADAPTERS:
+                continue
+            lc = cfg.listener_ports().get(name)
+            host = (lc.bind if lc and lc.bind else None) or cfg.bind_address
+
+            def ctx_factory(peer: PeerInfo, _lim: ProtocolLimits = limits) -> AdapterContext:
+                return AdapterContext(broker=broker, authenticator=authn, limits=_lim, peer=peer)
+
+            lst = Listener(name, host, port, ADAPTERS[name], ctx_factory, limits,
+                           ssl_context=ssl_ctx if DEFAULT_PORTS[name][1] else None,
+                           allow=lc.allow if lc else None)
+            await lst.start()
+            self.listeners.append(lst)
+            self._say(f"ferrymq listening {name} {host}:{lst.bound_port}")
+        self._say(f"ferrymq broker {cfg.BrokerName} started (data in {data_dir.resolve()})")
+
+    async def stop(self) -> None:
+        for lst in self.listeners:
+            await lst.stop()
+        self.listeners.clear()
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.authenticator is not None:
+            self.authenticator.close()
+
+
+def install_loop() -> None:
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
+
+
+def run_broker(app: BrokerApp) -> int:
+    install_loop()
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await app.start()
+        except OSError as e:
+            print(f"ferrymq: cannot start: {e}", file=sys.stderr)
+            await app.stop()
+            return 1
+        await stop.wait()
+        app._say("ferrymq stopping")
+        await app.stop()
+        app._say("ferrymq stopped")
+        return 0
+
+    return asyncio.run(main())

@@ -1,0 +1,526 @@
+"""The broker facade: destinations, routing, durable subscriptions, dead letters, expiry,
+recovery. Synchronous and single threaded (R2); ``start``/``stop`` are the only awaits."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+from typing import Any
+
+from ferrymq.core.admin import BrokerAdmin
+from ferrymq.core.completion import DONE, Completion
+from ferrymq.core.connection import ClientConnection
+from ferrymq.core.delivery import Entry
+from ferrymq.core.errors import ClientIdInUse, IllegalState, InvalidRequest, NotFound
+from ferrymq.core.message import Message, new_message_id
+from ferrymq.core.names import QUEUE, TEMP_QUEUE, TOPIC, DestinationName, validate_path
+from ferrymq.core.policy import DestinationPolicy, PolicyMap
+from ferrymq.core.ports import (
+    AddMessage,
+    AddRef,
+    AllowAll,
+    Authorizer,
+    Clock,
+    DropKey,
+    MessageStore,
+    Principal,
+    PutMeta,
+    RemoveRef,
+    StoreOp,
+)
+from ferrymq.core.queue import Queue
+from ferrymq.core.stats import BrokerStats, DestinationStats
+from ferrymq.core.subscription import DeliverySink, Subscription, SubscriptionSpec, TopicBinding
+from ferrymq.core.trie import SubjectTrie
+
+log = logging.getLogger("ferrymq.broker")
+
+DURABLE_NS = "durable"
+DEST_NS = "destinations"
+
+
+def queue_key(path: str) -> str:
+    return "q:" + path
+
+
+def durable_key(client_id: str, name: str) -> str:
+    return f"d:{client_id}:{name}"
+
+
+class DurableRecord:
+    __slots__ = ("client_id", "name", "destination", "selector", "no_local", "queue", "binding", "active")
+
+    def __init__(self, client_id: str, name: str, destination: str, selector: str | None,
+                 no_local: bool) -> None:
+        self.client_id = client_id
+        self.name = name
+        self.destination = destination  # topic pattern path
+        self.selector = selector
+        self.no_local = no_local
+        self.queue: Queue | None = None
+        self.binding: TopicBinding | None = None
+        self.active: Subscription | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps({"client_id": self.client_id, "name": self.name, "destination": self.destination,
+                           "selector": self.selector, "no_local": self.no_local}).encode()
+
+
+class TopicInfo:
+    __slots__ = ("name", "stats")
+
+    def __init__(self, name: DestinationName) -> None:
+        self.name = name
+        self.stats = DestinationStats()
+
+
+class Broker:
+    def __init__(
+        self,
+        store: MessageStore,
+        clock: Clock,
+        policies: PolicyMap | None = None,
+        authorizer: Authorizer | None = None,
+        *,
+        name: str = "localhost",
+        populate_user_id: bool = False,
+        compile_selector: Any = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.policies = policies or PolicyMap()
+        self.authorizer: Authorizer = authorizer or AllowAll()
+        self.name = name
+        self.populate_user_id = populate_user_id
+        self.stats = BrokerStats()
+        self.queues: dict[str, Queue] = {}
+        self.topics: dict[str, TopicInfo] = {}
+        self.topic_trie: SubjectTrie[TopicBinding] = SubjectTrie()
+        self.durables: dict[tuple[str, str], DurableRecord] = {}
+        self.connections: dict[str, ClientConnection] = {}
+        self.client_ids: dict[str, ClientConnection] = {}
+        self.recovered_extra: dict[str, list[Any]] = {}
+        self.recovered_meta: dict[str, dict[str, bytes]] = {}
+        self.admin = BrokerAdmin(self)
+        self.running = False
+        if compile_selector is None:
+            from ferrymq.core.selector import compile_selector as cs
+
+            compile_selector = cs
+        self.compile_selector = compile_selector
+        self._deferred: list[StoreOp] = []
+        self._defer_scheduled = False
+        self._conn_ids = itertools.count(1)
+        self._sub_ids = itertools.count(1)
+        self._conn_prefix = f"ID:{name}-{os.getpid()}"
+        self._sweep_handle: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        rec = await self.store.open()
+        self.recovered_meta = rec.meta
+        for path in rec.meta.get(DEST_NS, {}):
+            dn = DestinationName(*path.split("://", 1)) if "://" in path else DestinationName(QUEUE, path)
+            if dn.kind == QUEUE:
+                self._queue(dn.path, create=True, persist=False)
+        for raw in rec.meta.get(DURABLE_NS, {}).values():
+            d = json.loads(raw)
+            self._make_durable(d["client_id"], d["name"], d["destination"], d.get("selector"),
+                               bool(d.get("no_local")), persist=False)
+        n = 0
+        for key, refs in rec.refs.items():
+            q: Queue | None = None
+            if key.startswith("q:"):
+                q = self._queue(key[2:], create=True, persist=False)
+            elif key.startswith("d:"):
+                cid, _, name = key[2:].partition(":")
+                rec_d = self.durables.get((cid, name))
+                q = rec_d.queue if rec_d else None
+            if q is None:
+                self.recovered_extra[key] = refs
+                continue
+            for r in refs:
+                e = q.new_entry(r.message, r.delivery_count)
+                q.enqueue(e)
+                n += 1
+        if n:
+            log.info("recovered %d persistent messages", n)
+        self.running = True
+        self._schedule_sweep()
+
+    async def stop(self) -> None:
+        self.running = False
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+        err = IllegalState("broker is shutting down")
+        for c in list(self.connections.values()):
+            c.kick(err)
+        self._flush_deferred()
+        await self.store.close()
+
+    # -- connections -------------------------------------------------------------------
+    def connect(
+        self,
+        client_id: str | None,
+        principal: Principal | None,
+        protocol: str,
+        remote: str = "",
+        *,
+        take_over: bool = False,
+        on_kicked: Any = None,
+    ) -> ClientConnection:
+        if not self.running:
+            raise IllegalState("broker is not running")
+        if client_id:
+            old = self.client_ids.get(client_id)
+            if old is not None and not old.closed:
+                if not take_over:
+                    raise ClientIdInUse(f"client id {client_id} is already connected")
+                old.kick(ClientIdInUse(f"client id {client_id} connected again; this connection is replaced"))
+        conn_id = f"{self._conn_prefix}-{next(self._conn_ids)}"
+        conn = ClientConnection(self, conn_id, client_id, principal, protocol, remote, on_kicked)
+        self.connections[conn_id] = conn
+        if client_id:
+            self.client_ids[client_id] = conn
+        self.stats.connections_total += 1
+        return conn
+
+    def _connection_closed(self, conn: ClientConnection) -> None:
+        self.connections.pop(conn.id, None)
+        if conn.client_id and self.client_ids.get(conn.client_id) is conn:
+            del self.client_ids[conn.client_id]
+
+    # -- destinations ----------------------------------------------------------------------
+    def _queue(self, path: str, *, create: bool, persist: bool = True) -> Queue | None:
+        q = self.queues.get(path)
+        if q is not None or not create:
+            return q
+        why = validate_path(path)
+        if why:
+            raise InvalidRequest(why)
+        if "*" in path.split(".") or ">" in path.split("."):
+            raise InvalidRequest(f"cannot send to or create a queue with a wildcard name: {path}")
+        name = DestinationName(QUEUE, path)
+        q = Queue(self, name, queue_key(path), self.policies.get(name))
+        self.queues[path] = q
+        if persist:
+            self.defer_ops([PutMeta(DEST_NS, f"queue://{path}", b"")])
+        return q
+
+    def _topic(self, path: str) -> TopicInfo:
+        t = self.topics.get(path)
+        if t is None:
+            why = validate_path(path)
+            if why:
+                raise InvalidRequest(why)
+            t = self.topics[path] = TopicInfo(DestinationName(TOPIC, path))
+        return t
+
+    def _create_temp_queue(self, name: DestinationName, owner: ClientConnection) -> Queue:
+        q = Queue(self, name, None, self.policies.get(name), owner=owner)
+        self.queues[name.path] = q
+        return q
+
+    def _temp_topic_created(self, name: DestinationName, owner: ClientConnection) -> None:
+        self.topics[name.path] = TopicInfo(name)
+
+    def _temp_topic_deleted(self, name: DestinationName) -> None:
+        self.topics.pop(name.path, None)
+
+    def _delete_queue(self, q: Queue) -> None:
+        q.deleted = True
+        if self.queues.get(q.name.path) is q:
+            del self.queues[q.name.path]
+        for c in list(q.consumers):
+            c.closed = True
+            q.remove_consumer(c)
+            c.session.subscriptions.pop(c.id, None)
+            c.sink.closed(NotFound(f"{q.name} was deleted"))
+        ops: list[StoreOp] = []
+        if q.store_key is not None and q.name.kind == QUEUE:
+            ops.append(DropKey(q.store_key))
+            ops.append(PutMeta(DEST_NS, f"queue://{q.name.path}", None))
+        self.defer_ops(ops)
+
+    # -- routing -------------------------------------------------------------------------
+    def send(self, message: Message, conn: ClientConnection | None = None) -> Completion:
+        ops: list[StoreOp] = []
+        self.route(message, ops, conn)
+        return self.submit(ops)
+
+    def route(self, message: Message, ops: list[StoreOp], conn: ClientConnection | None = None) -> None:
+        """Put ``message`` on its destination now; append the store ops that make it durable."""
+        dest = message.destination
+        self.stats.messages_routed += 1
+        if message.expiration and message.expiration <= int(self.clock.time() * 1000):
+            # expired on arrival: counted and dropped (never worth a DLQ round trip)
+            return
+        if dest.kind == QUEUE or dest.kind == TEMP_QUEUE:
+            if dest.kind == TEMP_QUEUE:
+                q = self.queues.get(dest.path)
+                if q is None or q.deleted:
+                    raise NotFound(f"temporary queue {dest.path} no longer exists")
+            else:
+                q = self._queue(dest.path, create=True)
+            assert q is not None
+            e = q.new_entry(message)
+            if message.persistent and q.store_key is not None:
+                ops.append(AddMessage(message))
+                ops.append(AddRef(q.store_key, message.message_id, 0))
+            q.enqueue(e)
+            return
+        path = dest.path
+        if dest.kind == TOPIC:
+            if ("*" in path or ">" in path) and any(s in ("*", ">") for s in path.split(".")):
+                raise InvalidRequest(f"cannot publish to a wildcard topic: {path}")
+            t = self._topic(path)
+        else:
+            t = self.topics.get(path)  # type: ignore[assignment]
+            if t is None:
+                raise NotFound(f"temporary topic {path} no longer exists")
+        t.stats.enqueue_count += 1
+        added = False
+        for b in self.topic_trie.match(path):
+            sel = b.selector
+            if sel is not None and not sel.matches(message):
+                continue
+            if b.no_local_key is not None and b.no_local_key is message.producer_key:
+                continue
+            q = b.queue
+            if q.deleted:
+                continue
+            e = q.new_entry(message)
+            if message.persistent and q.store_key is not None:
+                if not added:
+                    ops.append(AddMessage(message))
+                    added = True
+                ops.append(AddRef(q.store_key, message.message_id, 0))
+            elif not b.durable and q.count >= q.policy.pending_message_limit > 0:
+                self._discard_oldest(q)
+            q.enqueue(e)
+
+    def _discard_oldest(self, q: Queue) -> None:
+        for b in q.buckets:
+            if b:
+                e = b.popleft()
+                q.count -= 1
+                q.bytes -= e.message.size
+                q.stats.dequeue_count += 1
+                return
+
+    def submit(self, ops: list[StoreOp]) -> Completion:
+        if not ops:
+            return DONE
+        return self.store.submit(ops)
+
+    def defer_ops(self, ops: list[StoreOp]) -> None:
+        """Fire-and-forget store ops (auto-ack removals, metadata): one submit per tick."""
+        if not ops:
+            return
+        self._deferred.extend(ops)
+        if not self._defer_scheduled:
+            self._defer_scheduled = True
+            self.clock.call_soon(self._flush_deferred)
+
+    def _flush_deferred(self) -> None:
+        self._defer_scheduled = False
+        if self._deferred:
+            ops, self._deferred = self._deferred, []
+            self.store.submit(ops)
+
+    # -- subscriptions ------------------------------------------------------------------
+    def _subscribe(self, session: Any, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
+        dest = spec.destination
+        selector = self.compile_selector(spec.selector) if spec.selector else None
+        policy = self.policies.get(dest)
+        conn: ClientConnection = session.connection
+        sub_id = next(self._sub_ids)
+        if dest.is_queue:
+            if spec.durable_name:
+                raise InvalidRequest("durable subscriptions are for topics")
+            if dest.kind == TEMP_QUEUE:
+                q = self.queues.get(dest.path)
+                if q is None or q.deleted:
+                    raise NotFound(f"temporary queue {dest.path} no longer exists")
+            else:
+                q = self._queue(dest.path, create=True)
+            assert q is not None
+            prefetch = spec.prefetch if spec.prefetch is not None else policy.queue_prefetch
+            sub = Subscription(sub_id, session, spec, sink, q, selector, max(prefetch, 0), None)
+            q.add_consumer(sub)
+            return sub
+        # topics
+        path = dest.path
+        if dest.kind == TOPIC:
+            why = validate_path(path)
+            if why:
+                raise InvalidRequest(why)
+        elif path not in self.topics:
+            raise NotFound(f"temporary topic {path} no longer exists")
+        if spec.durable_name:
+            cid = conn.client_id
+            if not cid:
+                raise InvalidRequest("a durable subscription needs a client id")
+            rec = self.durables.get((cid, spec.durable_name))
+            if rec is not None and rec.active is not None and not rec.active.closed:
+                raise ClientIdInUse(f"durable subscription {spec.durable_name} of {cid} is already active")
+            if rec is not None and (rec.destination != path or rec.selector != spec.selector
+                                    or rec.no_local != spec.no_local):
+                # ActiveMQ: a changed topic or selector replaces the subscription
+                self._drop_durable(rec)
+                rec = None
+            if rec is None:
+                rec = self._make_durable(cid, spec.durable_name, path, spec.selector, spec.no_local,
+                                         persist=True)
+            assert rec.queue is not None and rec.binding is not None
+            if spec.no_local:
+                rec.binding.no_local_key = conn
+            prefetch = spec.prefetch if spec.prefetch is not None else policy.durable_topic_prefetch
+            sub = Subscription(sub_id, session, spec, sink, rec.queue, selector, max(prefetch, 0), rec.binding)
+            rec.active = sub
+            rec.queue.add_consumer(sub)
+            return sub
+        qname = DestinationName(TOPIC, path)
+        q = Queue(self, qname, None, policy, subscription_of=sub_id)
+        binding = TopicBinding(path, q, selector, conn if spec.no_local else None, False)
+        self.topic_trie.insert(path, binding)
+        prefetch = spec.prefetch if spec.prefetch is not None else policy.topic_prefetch
+        sub = Subscription(sub_id, session, spec, sink, q, selector, max(prefetch, 0), binding)
+        q.add_consumer(sub)
+        return sub
+
+    def _make_durable(self, cid: str, name: str, path: str, selector: str | None, no_local: bool,
+                      *, persist: bool) -> DurableRecord:
+        rec = DurableRecord(cid, name, path, selector, no_local)
+        qname = DestinationName(TOPIC, path)
+        rec.queue = Queue(self, qname, durable_key(cid, name), self.policies.get(qname), subscription_of=rec)
+        sel = None
+        if selector:
+            try:
+                sel = self.compile_selector(selector)
+            except Exception:  # a stored selector that no longer compiles: match nothing
+                log.warning("durable subscription %s/%s has an invalid selector", cid, name)
+                sel = None
+        rec.binding = TopicBinding(path, rec.queue, sel, None, True)
+        self.topic_trie.insert(path, rec.binding)
+        self.durables[(cid, name)] = rec
+        if persist:
+            self.defer_ops([PutMeta(DURABLE_NS, f"{cid}:{name}", rec.encode())])
+        return rec
+
+    def _drop_durable(self, rec: DurableRecord) -> list[StoreOp]:
+        self.durables.pop((rec.client_id, rec.name), None)
+        if rec.binding is not None:
+            self.topic_trie.remove(rec.destination, rec.binding)
+        ops: list[StoreOp] = []
+        if rec.queue is not None:
+            rec.queue.deleted = True
+            ops.append(DropKey(rec.queue.store_key or ""))
+        ops.append(PutMeta(DURABLE_NS, f"{rec.client_id}:{rec.name}", None))
+        self.defer_ops(ops)
+        return ops
+
+    def remove_durable(self, client_id: str, name: str) -> Completion:
+        rec = self.durables.get((client_id, name))
+        if rec is None:
+            raise NotFound(f"no durable subscription {name} for client id {client_id}")
+        if rec.active is not None and not rec.active.closed:
+            raise IllegalState(f"durable subscription {name} is in use")
+        self._drop_durable(rec)
+        return DONE
+
+    def _subscription_closed(self, sub: Subscription, release_in_flight: bool) -> None:
+        q = sub.queue
+        q.remove_consumer(sub)
+        sub.session.subscriptions.pop(sub.id, None)
+        if sub.in_flight:
+            entries = list(sub.in_flight.values())
+            sub.in_flight.clear()
+            if release_in_flight and not q.deleted:
+                ops: list[StoreOp] = []
+                # redelivered, count raised, never dead-lettered (ActiveMQ's behaviour)
+                q.redeliver(entries, True, ops, False)
+                self.defer_ops(ops)
+        b = sub.binding
+        if b is not None:
+            if b.durable:
+                rec = q.subscription_of
+                if isinstance(rec, DurableRecord) and rec.active is sub:
+                    rec.active = None
+                    b.no_local_key = None
+            else:
+                self.topic_trie.remove(b.pattern, b)
+                q.deleted = True
+
+    # -- dead letters and expiry -----------------------------------------------------------
+    def dead_letter(self, q: Queue, e: Entry, reason: str, ops: list[StoreOp], *, expired: bool = False) -> None:
+        msg = e.message
+        if q.store_key is not None and msg.persistent:
+            ops.append(RemoveRef(q.store_key, msg.message_id))
+        strategy = q.policy.dead_letter
+        if not msg.persistent and not strategy.process_non_persistent:
+            return
+        if expired and not strategy.process_expired:
+            return
+        src = msg.destination
+        target = strategy.dlq_for(src)
+        if target is None or (q.name.kind == QUEUE and q.name.path == target.path):
+            return
+        props = dict(msg.properties)
+        props["originalDestination"] = str(src)
+        props["dlqDeliveryFailureCause"] = reason
+        if expired:
+            props["originalExpiration"] = msg.expiration
+        expiration = 0
+        if strategy.expiration_ms:
+            expiration = int(self.clock.time() * 1000) + strategy.expiration_ms
+        # a message shared by several durable subscriptions keeps its stored record
+        new_id = msg.message_id if q.subscription_of is None else new_message_id()
+        copy = msg.copy(destination=target, properties=props, expiration=expiration, message_id=new_id)
+        copy.size = msg.size
+        dlq = self._queue(target.path, create=True)
+        assert dlq is not None
+        ne = dlq.new_entry(copy, 0)
+        if copy.persistent and dlq.store_key is not None:
+            ops.append(AddMessage(copy))
+            ops.append(AddRef(dlq.store_key, copy.message_id, 0))
+        dlq.enqueue(ne)
+        q.stats.dlq_count += 1
+        self.stats.messages_dead_lettered += 1
+
+    def expire_entry(self, q: Queue, e: Entry) -> None:
+        q.stats.expired_count += 1
+        ops: list[StoreOp] = []
+        self.dead_letter(q, e, f"Message Expired. Expiration:{e.message.expiration}", ops, expired=True)
+        self.defer_ops(ops)
+
+    def _schedule_sweep(self) -> None:
+        period = self.policies.default.expire_messages_period
+        if period > 0:
+            self._sweep_handle = self.clock.call_later(period, self._sweep)
+
+    def _sweep(self) -> None:
+        self.sweep_expired()
+        if self.running:
+            self._schedule_sweep()
+
+    def sweep_expired(self) -> int:
+        now_ms = int(self.clock.time() * 1000)
+        n = 0
+        queues = list(self.queues.values()) + [r.queue for r in self.durables.values() if r.queue is not None]
+        for q in queues:
+            expired = q.remove_entries(lambda e: e.message.expiration and e.message.expiration <= now_ms, [])
+            for e in expired:
+                # remove_entries already dropped the ref ops; expire_entry re-adds them
+                self.expire_entry(q, e)
+                n += 1
+        return n
+
+    # -- convenience for admin/tests ------------------------------------------------------
+    def queue(self, path: str) -> Queue | None:
+        return self.queues.get(path)
+
+    def policy_for(self, dest: DestinationName) -> DestinationPolicy:
+        return self.policies.get(dest)
