@@ -234,6 +234,22 @@ def test_escaping_per_version(version: str, raw: bytes, decoded: dict[str, str])
     assert parse(b"SEND\n" + raw + b"\n\n\x00", version) == [Frame("SEND", decoded)]
 
 
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        (rb"\\c", "\\c"),  # an escaped backslash, then a plain c
+        (rb"\\\c", "\\:"),
+        (rb"\\\\", "\\\\"),
+        (rb"\c\c\n\\n", "::\n\\n"),
+        (rb"a\\", "a\\"),
+    ],
+)
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_unescape_pairs_backslashes_from_the_left(version: str, raw: bytes, decoded: str) -> None:
+    assert parse(b"SEND\nk:" + raw + b"\n\n\x00", version) == [Frame("SEND", {"k": decoded})]
+    assert encode_frame("SEND", {"k": decoded}, b"", version) == b"SEND\nk:" + raw + b"\n\n\x00"
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("command", ["CONNECT", "CONNECTED"])
 def test_connect_and_connected_never_escaped(version: str, command: str) -> None:

@@ -97,9 +97,6 @@ _COMMAND_SCAN = max(len(c) for c in ALL_COMMANDS) + 2
 # end of the header section: an empty line, LF or CR LF terminated
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
-_ESCAPE_SEQUENCE = re.compile(r"\\(.?)", re.DOTALL)
-_UNESCAPE_11 = {"\\": "\\", "n": "\n", "c": ":"}
-_UNESCAPE_12 = {"\\": "\\", "n": "\n", "c": ":", "r": "\r"}
 
 _NEEDS_ESCAPE_11 = re.compile(r"[\\\n:]").search
 _NEEDS_ESCAPE_12 = re.compile(r"[\\\r\n:]").search
@@ -130,23 +127,53 @@ class Frame:
         return f"Frame({self.command!r}, {self.headers!r}, {body!r})"
 
 
-def _unescaper(table: dict[str, str]) -> Callable[[str], str]:
-    def replace(match: re.Match[str]) -> str:
-        ch = match.group(1)
-        try:
-            return table[ch]
-        except KeyError:
-            shown = "\\" + ch if ch else "\\ at end of header"
-            raise StompCodecError(f"invalid header escape {shown!r}") from None
-
-    def unescape(text: str) -> str:
-        return _ESCAPE_SEQUENCE.sub(replace, text)
-
-    return unescape
+def _invalid_escape(part: str) -> StompCodecError:
+    at = part.find("\\")
+    shown = part[at : at + 2] if at + 1 < len(part) else "\\ at end of header"
+    return StompCodecError(f"invalid header escape {shown!r}")
 
 
-_unescape_11 = _unescaper(_UNESCAPE_11)
-_unescape_12 = _unescaper(_UNESCAPE_12)
+def _unescape_11(text: str) -> str:
+    """Undo STOMP 1.1 escaping: \\\\ \\n \\c; anything else after a backslash is an error."""
+    if "\\" not in text:
+        return text
+    if "\\\\" not in text:  # no escaped backslash: plain replaces are exact
+        out = text.replace("\\n", "\n").replace("\\c", ":")
+        if "\\" in out:
+            raise _invalid_escape(out)
+        return out
+    parts = text.split("\\\\")  # escaped backslashes pair up from the left
+    for i, part in enumerate(parts):
+        if "\\" in part:
+            part = part.replace("\\n", "\n").replace("\\c", ":")
+            if "\\" in part:
+                raise _invalid_escape(part)
+            parts[i] = part
+    return "\\".join(parts)
+
+
+def _unescape_12(text: str) -> str:
+    """Undo STOMP 1.2 escaping: 1.1's sequences plus \\r."""
+    if "\\" not in text:
+        return text
+    if "\\\\" not in text:  # no escaped backslash: plain replaces are exact
+        out = text.replace("\\n", "\n").replace("\\c", ":").replace("\\r", "\r")
+        if "\\" in out:
+            raise _invalid_escape(out)
+        return out
+    parts = text.split("\\\\")
+    for i, part in enumerate(parts):
+        if "\\" in part:
+            part = part.replace("\\n", "\n").replace("\\c", ":").replace("\\r", "\r")
+            if "\\" in part:
+                raise _invalid_escape(part)
+            parts[i] = part
+    return "\\".join(parts)
+
+
+def _unescape_line(line: str, unescape: Callable[[str], str]) -> list[str]:
+    name, value = line.split(":", 1)  # ValueError without ':', reported by the caller
+    return [unescape(name), unescape(value)]
 
 
 def _parse_content_length(value: str) -> int:
@@ -354,27 +381,35 @@ class FrameParser:
             raise StompCodecError(
                 f"invalid UTF-8 in headers of {command} frame at byte {exc.start}"
             ) from None
+        if "\r" in text:  # CR LF line ends: drop the CR of each EOL (the block's last EOL is cut off)
+            text = text.replace("\r\n", "\n")
+            if text[-1:] == "\r":
+                text = text[:-1]
         lines = text.split("\n")
         if len(lines) > self.max_headers:
             raise StompCodecError(f"more than max_headers ({self.max_headers}) headers in frame")
-        if version == "1.0" or command in _UNESCAPED_COMMANDS:
-            unescape = None
-        else:
-            unescape = _unescape_12 if version == "1.2" else _unescape_11
-        headers: dict[str, str] = {}
-        for line in lines:
-            if line[-1:] == "\r":
-                line = line[:-1]
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise StompCodecError(f"header line without ':' in {command} frame: {line[:40]!r}")
-            if unescape is not None and "\\" in line:
-                name = unescape(name)
-                value = unescape(value)
-            if not name:
-                raise StompCodecError(f"empty header name in {command} frame")
-            if name not in headers:
-                headers[name] = value
+        pairs: list[list[str]]
+        try:
+            if version != "1.0" and command not in _UNESCAPED_COMMANDS and "\\" in text:
+                unescape = _unescape_12 if version == "1.2" else _unescape_11
+                pairs = [
+                    line.split(":", 1) if "\\" not in line else _unescape_line(line, unescape)
+                    for line in lines
+                ]
+                headers = dict(pairs)
+            else:
+                pairs = [line.split(":", 1) for line in lines]  # one-item lists make dict() fail
+                headers = dict(pairs)
+        except ValueError:  # a line without ':' (a one-item split)
+            bad = next(line for line in lines if ":" not in line)
+            raise StompCodecError(f"header line without ':' in {command} frame: {bad[:40]!r}") from None
+        if len(headers) != len(pairs):  # repeated headers: the first occurrence wins
+            headers = {}
+            for name, value in pairs:
+                if name not in headers:
+                    headers[name] = value
+        if "" in headers:
+            raise StompCodecError(f"empty header name in {command} frame")
         return headers
 
 
