@@ -422,6 +422,11 @@ class Broker:
         self.defer_ops(ops)
         return ops
 
+    def durable_subscriptions_of(self, client_id: str) -> list[tuple[str, str, str | None, bool]]:
+        """(name, topic pattern, selector, no_local) of every durable subscription of a client id."""
+        return [(r.name, r.destination, r.selector, r.no_local)
+                for (cid, _), r in self.durables.items() if cid == client_id]
+
     def remove_durable(self, client_id: str, name: str) -> Completion:
         rec = self.durables.get((client_id, name))
         if rec is None:
