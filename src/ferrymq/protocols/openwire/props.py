@@ -487,7 +487,14 @@ def decode_bytes_body(
     length = src.unpack(_I32)
     if length < 0 or length > max_inflated:
         raise OpenWireCodecError(f"bad uncompressed length {length}")
-    out = _inflate(src.take(src.remaining), length)
+    if length == 0:
+        return b""
+    # ActiveMQ deflates the whole backing buffer of the body, which may run past ``length``
+    # (zero padding); like ActiveMQ, keep the first ``length`` inflated bytes.
+    try:
+        out = zlib.decompressobj().decompress(src.take(src.remaining), length)
+    except zlib.error as exc:
+        raise OpenWireCodecError(f"bad compressed body: {exc}") from None
     if len(out) != length:
         raise OpenWireCodecError(f"inflated {len(out)} bytes, expected {length}")
     return out
