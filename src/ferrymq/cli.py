@@ -104,9 +104,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["log_level"] = args.log_level
     if changes:
         cfg = cfg.model_copy(update=changes)
+    from ferrymq.config import DEFAULT_PORTS
+
     known = set(available_protocols())
     ports: dict[str, int] = {}
     for name, port in args.port:
+        if port == 0 and name in DEFAULT_PORTS:
+            ports[name] = 0  # disabling a listener this build lacks is fine
+            continue
         if name not in known:
             print(f"ferrymq: --port {name}={port}: unknown or unsupported protocol "
                   f"(supported: {', '.join(sorted(known))})", file=sys.stderr)
