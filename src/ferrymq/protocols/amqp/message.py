@@ -188,7 +188,7 @@ def _map_encoder(cls: type[_MapSection]) -> Any:
     head = bytes((0x00, 0x53, cls.CODE))
     symbol_keys = cls.SYMBOL_KEYS
 
-    def encode(v: _MapSection, out: bytearray) -> None:
+    def encode(v: dict[Any, Any], out: bytearray) -> None:
         out += head
         if symbol_keys:
             _e_map({Symbol(k) if type(k) is str else k: x for k, x in v.items()}, out)
@@ -312,15 +312,15 @@ def decode_message(payload: Buffer) -> AmqpMessage:
         elif r == 0:
             msg.header = section
         elif r == 1:
-            msg.delivery_annotations = dict(section)
+            msg.delivery_annotations = section
         elif r == 2:
-            msg.message_annotations = dict(section)
+            msg.message_annotations = section
         elif r == 3:
             msg.properties = section
         elif r == 4:
-            msg.application_properties = dict(section)
+            msg.application_properties = section
         else:
-            msg.footer = dict(section)
+            msg.footer = section
     return msg
 
 
@@ -331,13 +331,13 @@ def encode_message(msg: AmqpMessage, out: bytearray | None = None) -> bytes:
     if msg.header is not None:
         msg.header.encode(buf)
     if msg.delivery_annotations is not None:
-        _ENCODE_MAP[DeliveryAnnotations](DeliveryAnnotations(msg.delivery_annotations), buf)
+        _ENCODE_MAP[DeliveryAnnotations](msg.delivery_annotations, buf)
     if msg.message_annotations is not None:
-        _ENCODE_MAP[MessageAnnotations](MessageAnnotations(msg.message_annotations), buf)
+        _ENCODE_MAP[MessageAnnotations](msg.message_annotations, buf)
     if msg.properties is not None:
         msg.properties.encode(buf)
     if msg.application_properties is not None:
-        _ENCODE_MAP[ApplicationProperties](ApplicationProperties(msg.application_properties), buf)
+        _ENCODE_MAP[ApplicationProperties](msg.application_properties, buf)
     kind = msg.body_kind
     if kind == BODY_DATA:
         for chunk in msg.body:
@@ -351,7 +351,7 @@ def encode_message(msg: AmqpMessage, out: bytearray | None = None) -> bytes:
     elif kind != BODY_NONE:
         raise ValueError(f"unknown body kind {kind!r}")
     if msg.footer is not None:
-        _ENCODE_MAP[Footer](Footer(msg.footer), buf)
+        _ENCODE_MAP[Footer](msg.footer, buf)
     return bytes(buf[start:])
 
 
