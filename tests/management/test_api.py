@@ -244,6 +244,22 @@ def test_update_broker_is_pending_until_reboot(svc: Service, mq: Any) -> None:
     assert after["Configurations"]["History"] == [before["Configurations"]["Current"]]
     assert after["Logs"]["General"] is True
     assert after["BrokerInstances"] == before["BrokerInstances"]  # same endpoints after reboot
+    # the security group's CIDR rules (plus the service's own probe) guard every listener
+    import yaml
+
+    applied = yaml.safe_load((svc.data_dir / "brokers" / bid / "instance-1.yaml").read_text())
+    assert applied["HostInstanceType"] == "mq.m5.xlarge"
+    assert all(spec["allow"] == ["10.0.0.0/8", "127.0.0.1/32"] for spec in applied["listeners"].values())
+
+
+def test_publicly_accessible_decides_the_bind_address() -> None:
+    from ferrymq.service.config import ServiceConfig
+    from ferrymq.service.instances import bind_address
+
+    cfg = ServiceConfig(private_address="10.1.2.3")
+    assert bind_address(cfg, False) == "10.1.2.3"
+    assert bind_address(cfg, True) == "0.0.0.0"
+    assert bind_address(ServiceConfig(), False) == "127.0.0.1"
 
 
 def test_reboot_in_wrong_state_is_400(svc: Service, mq: Any) -> None:

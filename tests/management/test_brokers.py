@@ -198,3 +198,19 @@ def test_standby_does_not_serve_while_active_lives(svc: Service) -> None:
     )
     serving = [accepts(stomp_port(desc, n)) for n in (0, 1)]
     assert sorted(serving) == [False, True]
+
+
+def test_tls_brokers_advertise_amazon_mq_schemes(service_factory: Callable[..., Service]) -> None:
+    tls_svc = service_factory("20800-20849", tls_self_signed=True)
+    bid, pw, desc = new_broker(tls_svc, "real-tls")
+    assert desc["BrokerState"] == "RUNNING"
+    urls = desc["BrokerInstances"][0]["Endpoints"]
+    assert urls and all(
+        u.split("://")[0] in ("ssl", "amqp+ssl", "stomp+ssl", "mqtt+ssl", "wss") for u in urls
+    )
+    port = stomp_port(desc)
+    conn = stomp.Connection([("127.0.0.1", port)], reconnect_attempts_max=1)
+    conn.set_ssl(for_hosts=[("127.0.0.1", port)], verify=False)
+    conn.connect("admin", pw, wait=True)
+    assert conn.is_connected()
+    conn.disconnect()

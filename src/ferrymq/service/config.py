@@ -40,6 +40,8 @@ class ServiceConfig:
     # TLS for broker listeners: with both set, brokers get Amazon MQ's TLS endpoints
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # or: every broker makes itself a self-signed certificate (``serve --self-signed``)
+    tls_self_signed: bool = False
     serve_command: list[str] = field(default_factory=default_serve_command)
     # how long a broker may take to accept connections before CREATION_FAILED
     start_timeout: float = 60.0
@@ -47,7 +49,7 @@ class ServiceConfig:
 
     @property
     def tls(self) -> bool:
-        return self.tls_cert is not None and self.tls_key is not None
+        return self.tls_self_signed or (self.tls_cert is not None and self.tls_key is not None)
 
     def validate(self) -> None:
         low, high = self.broker_ports

@@ -108,7 +108,7 @@ def broker_file(
         out["listeners"] = {
             name: {"port": port, "allow": list(allow)} for name, port in listeners.items() if port
         }
-    if cfg.tls:
+    if cfg.tls_cert is not None and cfg.tls_key is not None:
         out["tls"] = {"cert_file": str(cfg.tls_cert), "key_file": str(cfg.tls_key)}
     return out
 
@@ -140,6 +140,8 @@ def instance_spec(
     log_file: Path,
 ) -> InstanceSpec:
     argv = [*cfg.serve_command, "--config", str(config_file), "--data-dir", str(data_dir), "--bind", bind]
+    if cfg.tls_self_signed:
+        argv.append("--self-signed")
     wanted = {listener_name(logical, cfg.tls): port for logical, port in ports.items()}
     probe: list[int] = []
     for proto in available:
