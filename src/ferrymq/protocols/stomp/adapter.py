@@ -81,6 +81,7 @@ class StompAdapter(ProtocolAdapter):
         lim = ctx.limits
         self.parser = FrameParser(max_frame_size=lim.max_frame_size, max_headers=lim.max_headers,
                                   max_header_length=lim.max_header_length)
+        self.parser.stop_after_connect = True
         self.broker = ctx.broker
         self.version = "1.0"
         self._escape = _escaper("1.0")
@@ -101,25 +102,39 @@ class StompAdapter(ProtocolAdapter):
         self._recv_timeout = 0.0
         self._connect_deadline = now + lim.connect_timeout
         self._paused = False
+        self._reparse = False
 
     # -- input ---------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         if self._state == "closing":
             return
         self._last_recv = time.monotonic()
-        try:
-            items = self.parser.feed(data)
-        except StompCodecError as e:
-            for item in e.frames:
+        parser = self.parser
+        while True:
+            try:
+                items = parser.feed(data)
+            except StompCodecError as e:
+                for item in e.frames:
+                    if item is not HEARTBEAT:
+                        self._pending.append(item)  # type: ignore[arg-type]
+                self._drain()
+                self._error(e.message)
+                return
+            for item in items:
                 if item is not HEARTBEAT:
                     self._pending.append(item)  # type: ignore[arg-type]
             self._drain()
-            self._error(e.message)
-            return
-        for item in items:
-            if item is not HEARTBEAT:
-                self._pending.append(item)  # type: ignore[arg-type]
-        self._drain()
+            if self._state == "closing":
+                return
+            if self._reparse and parser.buffered:
+                # the CONNECT was handled (the version is set): parse what followed it
+                self._reparse = False
+                data = b""
+                continue
+            break
+        limit = self.ctx.limits.max_incomplete_frame_bytes
+        if parser.buffered > limit:
+            self._error(f"incomplete frame of more than {limit} bytes")
 
     def _drain(self) -> None:
         while self._pending and self._state in ("new", "connected"):
@@ -171,6 +186,8 @@ class StompAdapter(ProtocolAdapter):
             return
         self.version = version
         self.parser.version = version
+        self.parser.stop_after_connect = False
+        self._reparse = True
         self._escape = _escaper(version)
         self._state = "connecting"
         creds = Credentials(h.get("login"), h.get("passcode"), self.ctx.peer.address, "stomp")

@@ -204,6 +204,9 @@ class FrameParser:
         self.max_headers = max_headers
         self.max_header_length = max_header_length
         self._version = "1.0"
+        #: stop parsing after a CONNECT/STOMP/CONNECTED frame (a server sets the negotiated
+        #: version, then calls ``feed(b"")`` to parse what was pipelined behind it)
+        self.stop_after_connect = False
         self._buf = bytearray()
         self._error: StompCodecError | None = None
         self._reset_partial()
@@ -341,6 +344,10 @@ class FrameParser:
             pos = end + 1
             if pending is not None or self._scan:
                 self._reset_partial()
+            if command in _UNESCAPED_COMMANDS and self.stop_after_connect:
+                # the version (and so the escaping) of what follows depends on this frame:
+                # leave the rest buffered until the caller sets it and feeds again
+                return pos
         return pos
 
     @staticmethod
