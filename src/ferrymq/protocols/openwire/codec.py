@@ -450,6 +450,10 @@ def marshal(obj: DataStructure | None, wf: WireFormat, cache: _MarshalCache | No
 class _NeedMore(Exception):
     """Raised inside the reader when an unprefixed frame is not complete yet."""
 
+    def __init__(self, needed: int) -> None:
+        super().__init__(needed)
+        self.needed = needed  # the frame cannot complete before this many bytes
+
 
 class _In:
     __slots__ = (
@@ -479,9 +483,9 @@ class _In:
         self.cache = cache
         self.stack_traces = wf.stack_trace_enabled
 
-    def short(self) -> None:
+    def short(self, end: int) -> None:
         if self.incomplete_ok:
-            raise _NeedMore
+            raise _NeedMore(end)
         raise OpenWireCodecError("truncated command: a field runs past the end of the frame")
 
     def take(self, n: int) -> bytes:
@@ -489,7 +493,7 @@ class _In:
             raise OpenWireCodecError(f"negative length {n}")
         end = self.pos + n
         if end > self.end:
-            self.short()
+            self.short(end)
         chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
@@ -497,14 +501,14 @@ class _In:
     def unpack(self, st: struct.Struct) -> Any:
         end = self.pos + st.size
         if end > self.end:
-            self.short()
+            self.short(end)
         (value,) = st.unpack_from(self.data, self.pos)
         self.pos = end
         return value
 
     def u8(self) -> int:
         if self.pos >= self.end:
-            self.short()
+            self.short(self.pos + 1)
         b = self.data[self.pos]
         self.pos += 1
         return b
@@ -732,6 +736,9 @@ class OpenWireParser:
         self._wf = self._initial
         self._in_cache: list[Any] | None = None
         self._out_cache: _MarshalCache | None = None
+        # With ``negotiated=True`` the WireFormatInfo exchange is over.
+        self._info_sent = negotiated
+        self._need = 0
         if negotiated:
             self.set_wire_format(base)
 
@@ -757,8 +764,13 @@ class OpenWireParser:
             self._out_cache = None
 
     def encode(self, command: DataStructure | None) -> bytes:
-        """One frame for ``command``; a WireFormatInfo always in the pre-negotiation form."""
-        if isinstance(command, WireFormatInfo):
+        """One frame for ``command``.
+
+        The first WireFormatInfo this side sends is always in the pre-negotiation form (the
+        peer reads it before it negotiates), whether or not the peer's has arrived yet.
+        """
+        if isinstance(command, WireFormatInfo) and not self._info_sent:
+            self._info_sent = True
             return marshal(command, self._initial)
         return marshal(command, self._wf, self._out_cache)
 
@@ -773,16 +785,20 @@ class OpenWireParser:
             while pos < len(buf):
                 wf = self._wf
                 if wf.size_prefix_disabled:
+                    if len(buf) - pos < self._need:
+                        break  # the last attempt showed the command needs more bytes
                     snapshot = bytes(buf[pos:])
                     src = _In(snapshot, 0, len(snapshot), wf, self._in_cache, True)
                     try:
                         obj = _r_command(src)
-                    except _NeedMore:
-                        if len(snapshot) > wf.max_frame_size:
+                    except _NeedMore as more:
+                        if more.needed > wf.max_frame_size:
                             raise OpenWireCodecError(
                                 f"incomplete command exceeds {wf.max_frame_size} bytes"
                             ) from None
+                        self._need = more.needed
                         break
+                    self._need = 0
                     pos += src.pos
                 else:
                     if len(buf) - pos < 4:
