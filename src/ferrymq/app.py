@@ -49,11 +49,34 @@ def _stomp_factory(ctx: AdapterContext) -> ProtocolAdapter:
     return StompAdapter(ctx)
 
 
+def _mqtt_factory(ctx: AdapterContext) -> ProtocolAdapter:
+    from ferrymq.protocols.mqtt.adapter import MqttAdapter
+
+    return MqttAdapter(ctx)
+
+
 #: protocol listener name -> adapter factory; a protocol lands here when its adapter does
 ADAPTERS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
     "stomp": _stomp_factory,
     "stomp-ssl": _stomp_factory,
+    "mqtt": _mqtt_factory,
+    "mqtt-ssl": _mqtt_factory,
+    # WebSocket listeners: the adapter for a client that offers no subprotocol; the
+    # subprotocol picks the adapter otherwise (WS_SUBPROTOCOLS)
+    "ws": _stomp_factory,
+    "wss": _stomp_factory,
 }
+
+#: WebSocket subprotocol -> adapter factory, for the ws and wss listeners
+WS_SUBPROTOCOLS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
+    "v12.stomp": _stomp_factory,
+    "v11.stomp": _stomp_factory,
+    "v10.stomp": _stomp_factory,
+    "stomp": _stomp_factory,
+    "mqtt": _mqtt_factory,
+}
+#: subprotocols whose output goes out as text messages when it is valid UTF-8
+WS_TEXT_SUBPROTOCOLS = frozenset({"v12.stomp", "v11.stomp", "v10.stomp", "stomp"})
 
 
 def available_protocols() -> list[str]:
@@ -181,9 +204,14 @@ class BrokerApp:
             def ctx_factory(peer: PeerInfo, _lim: ProtocolLimits = limits) -> AdapterContext:
                 return AdapterContext(broker=broker, authenticator=authn, limits=_lim, peer=peer)
 
+            conn_factory = None
+            if name in ("ws", "wss"):
+                from ferrymq.transport.websocket import websocket_connection_factory
+
+                conn_factory = websocket_connection_factory(WS_SUBPROTOCOLS, ADAPTERS[name], WS_TEXT_SUBPROTOCOLS)
             lst = Listener(name, host, port, ADAPTERS[name], ctx_factory, limits,
                            ssl_context=ssl_ctx if DEFAULT_PORTS[name][1] else None,
-                           allow=lc.allow if lc else None)
+                           allow=lc.allow if lc else None, connection_factory=conn_factory)
             await lst.start()
             self.listeners.append(lst)
             self._say(f"ferrymq listening {name} {host}:{lst.bound_port}")

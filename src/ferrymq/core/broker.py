@@ -31,6 +31,8 @@ from ferrymq.core.ports import (
     StoreOp,
 )
 from ferrymq.core.queue import Queue
+from ferrymq.core.retained import RETAIN_PROPERTY, RetainedMessages, is_retain
+from ferrymq.core.retained import STORE_KEY as RETAINED_KEY
 from ferrymq.core.stats import BrokerStats, DestinationStats
 from ferrymq.core.subscription import DeliverySink, Subscription, SubscriptionSpec, TopicBinding
 from ferrymq.core.trie import SubjectTrie
@@ -103,6 +105,7 @@ class Broker:
         self.client_ids: dict[str, ClientConnection] = {}
         self.recovered_extra: dict[str, list[Any]] = {}
         self.recovered_meta: dict[str, dict[str, bytes]] = {}
+        self.retained = RetainedMessages()
         self.admin = BrokerAdmin(self)
         self.running = False
         if compile_selector is None:
@@ -147,6 +150,7 @@ class Broker:
                 n += 1
         if n:
             log.info("recovered %d persistent messages", n)
+        self.retained.recover(self.recovered_extra.pop(RETAINED_KEY, None))
         self.running = True
         self._schedule_sweep()
 
@@ -281,6 +285,8 @@ class Broker:
             if t is None:
                 raise NotFound(f"temporary topic {path} no longer exists")
         t.stats.enqueue_count += 1
+        if RETAIN_PROPERTY in message.properties and is_retain(message):
+            self.retained.update(message, ops)
         added = False
         for b in self.topic_trie.match(path):
             sel = b.selector
@@ -380,6 +386,8 @@ class Broker:
             prefetch = spec.prefetch if spec.prefetch is not None else policy.durable_topic_prefetch
             sub = Subscription(sub_id, session, spec, sink, rec.queue, selector, max(prefetch, 0), rec.binding)
             rec.active = sub
+            if spec.retroactive:
+                self._replay_retained(path, rec.queue, selector)
             rec.queue.add_consumer(sub)
             return sub
         qname = DestinationName(TOPIC, path)
@@ -388,8 +396,16 @@ class Broker:
         self.topic_trie.insert(path, binding)
         prefetch = spec.prefetch if spec.prefetch is not None else policy.topic_prefetch
         sub = Subscription(sub_id, session, spec, sink, q, selector, max(prefetch, 0), binding)
+        if spec.retroactive:
+            self._replay_retained(path, q, selector)
         q.add_consumer(sub)
         return sub
+
+    def _replay_retained(self, pattern: str, q: Queue, selector: Any) -> None:
+        if self.retained.by_path:
+            ops: list[StoreOp] = []
+            self.retained.replay(pattern, q, selector, ops)
+            self.defer_ops(ops)
 
     def _make_durable(self, cid: str, name: str, path: str, selector: str | None, no_local: bool,
                       *, persist: bool) -> DurableRecord:
