@@ -17,6 +17,9 @@ from stomp.exception import ConnectFailedException
 
 from conftest import Service, password
 
+# real broker processes: each test starts, reboots or restarts `ferrymq serve` instances
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def svc(service_factory: Callable[..., Service]) -> Service:
@@ -141,14 +144,15 @@ def test_dead_broker_process_is_restarted(svc: Service) -> None:
     port = stomp_port(desc)
     [pid] = broker_pids(svc, bid)
     psutil.Process(pid).kill()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
         pids = broker_pids(svc, bid)
         if pids and pids != [pid] and accepts(port):
             break
         time.sleep(0.1)
     else:
-        raise AssertionError("the supervisor did not restart the broker")
+        log = (svc.data_dir / "brokers" / bid / "instance-1.log").read_text()[-2000:]
+        raise AssertionError(f"the supervisor did not restart the broker; its log ends:\n{log}")
     login(port, "admin", pw).disconnect()
 
 
@@ -214,3 +218,20 @@ def test_tls_brokers_advertise_amazon_mq_schemes(service_factory: Callable[..., 
     conn.connect("admin", pw, wait=True)
     assert conn.is_connected()
     conn.disconnect()
+
+
+def test_brokers_left_by_a_killed_service_are_replaced(svc: Service) -> None:
+    bid, pw, desc = new_broker(svc, "real-orphan")
+    [old] = broker_pids(svc, bid)
+    assert svc.proc is not None
+    svc.proc.kill()
+    svc.proc.wait()
+    assert psutil.pid_exists(old)  # its own session: it outlives the service
+    svc.proc = None
+    svc.start()
+    after = svc.wait_state(bid, {"RUNNING"})
+    assert after["BrokerInstances"] == desc["BrokerInstances"]
+    assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
+    [new] = broker_pids(svc, bid)
+    assert new != old
+    login(stomp_port(after), "admin", pw).disconnect()

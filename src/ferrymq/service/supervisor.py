@@ -99,16 +99,47 @@ class Supervisor:
         for inst in instances:
             inst.task = asyncio.create_task(self._run(inst), name=f"supervise {inst.spec.name}")
 
+    @staticmethod
+    def _pid_file(spec: InstanceSpec) -> Path:
+        return spec.log_file.with_suffix(".pid")
+
+    async def _reap_stale(self, spec: InstanceSpec) -> None:
+        """Stop a process left by a service that died without stopping its brokers (it would
+        hold the ports): the pid file names it, its command line must name this instance's
+        config file."""
+        path = self._pid_file(spec)
+        try:
+            pid = int(path.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        config = next((a for a in spec.argv if a.endswith(".yaml")), None)
+        if config is None or config.encode() not in cmdline:
+            return
+        log.warning("stopping stale broker process %d of %s", pid, spec.name)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     async def _spawn(self, inst: _Instance) -> asyncio.subprocess.Process:
         inst.spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        await self._reap_stale(inst.spec)
         with open(inst.spec.log_file, "ab") as logf:
-            return await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 *inst.spec.argv,
                 stdout=logf,
                 stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self._pid_file(inst.spec).write_text(str(proc.pid))
+        return proc
 
     async def _run(self, inst: _Instance) -> None:
         delay = 0.25
