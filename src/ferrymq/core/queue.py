@@ -126,6 +126,9 @@ class Queue:
         self._scheduled = False
         if not self.count or not self.consumers or self.deleted:
             return
+        for c in self.consumers:
+            if c.presettled:
+                c.credit = PRESETTLED_BATCH
         cons = [c for c in self.consumers if c.ready()]
         if not cons:
             return
@@ -139,9 +142,6 @@ class Queue:
             top = cons[0].spec.priority
             if cons[-1].spec.priority != top:
                 cons = [c for c in cons if c.spec.priority == top]
-        for c in cons:
-            if c.presettled:
-                c.credit = PRESETTLED_BATCH
         broker = self.broker
         now_ms = int(broker.clock.time() * 1000)
         mono = broker.clock.monotonic()

@@ -41,6 +41,10 @@ SERVER = f"ferrymq/{__version__}"
 MIN_HEARTBEAT_MS = 1000
 #: a client is declared dead after its heart-beat interval times this
 HEARTBEAT_GRACE = 1.5
+#: stop reading from a producer with this many receipts waiting for the store; start
+#: again at the low mark (inbound back-pressure, so commits and replies keep flowing)
+RECEIPTS_HIGH = 2000
+RECEIPTS_LOW = 500
 
 _ESC_11 = str.maketrans({"\\": "\\\\", "\n": "\\n", ":": "\\c"})
 _ESC_12 = str.maketrans({"\\": "\\\\", "\n": "\\n", ":": "\\c", "\r": "\\r"})
@@ -103,6 +107,7 @@ class StompAdapter(ProtocolAdapter):
         self._connect_deadline = now + lim.connect_timeout
         self._paused = False
         self._reparse = False
+        self._reading_paused = False
 
     # -- input ---------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -265,6 +270,9 @@ class StompAdapter(ProtocolAdapter):
         entry = [completion, data, frame]
         self._receipts.append(entry)
         completion.add_callback(lambda _c: self._receipts_ready())
+        if len(self._receipts) >= RECEIPTS_HIGH and not self._reading_paused:
+            self._reading_paused = True
+            self.ctx.pause_reading()
 
     def _receipts_ready(self) -> None:
         q = self._receipts
@@ -279,6 +287,9 @@ class StompAdapter(ProtocolAdapter):
                 wrote = True
         if wrote:
             self.ctx.request_flush()
+        if self._reading_paused and len(q) <= RECEIPTS_LOW:
+            self._reading_paused = False
+            self.ctx.resume_reading()
 
     def _error(self, message: str, frame: Frame | None = None, details: str = "") -> None:
         if self._state == "closing":
