@@ -7,15 +7,16 @@ import itertools
 import json
 import logging
 import os
+from collections import deque
 from typing import Any
 
 from ferrymq.core.admin import BrokerAdmin
-from ferrymq.core.completion import DONE, Completion
+from ferrymq.core.completion import DONE, Completion, HeldCompletion
 from ferrymq.core.connection import ClientConnection
 from ferrymq.core.delivery import Entry
-from ferrymq.core.errors import ClientIdInUse, IllegalState, InvalidRequest, NotFound
-from ferrymq.core.message import Message, new_message_id
-from ferrymq.core.names import QUEUE, TEMP_QUEUE, TOPIC, DestinationName, validate_path
+from ferrymq.core.errors import ClientIdInUse, IllegalState, InvalidRequest, NotFound, ResourceLimit
+from ferrymq.core.message import TEXT, Message, new_message_id
+from ferrymq.core.names import ADVISORY_PREFIX, QUEUE, TEMP_QUEUE, TOPIC, DestinationName, validate_path
 from ferrymq.core.policy import DestinationPolicy, PolicyMap
 from ferrymq.core.ports import (
     AddMessage,
@@ -89,6 +90,8 @@ class Broker:
         name: str = "localhost",
         populate_user_id: bool = False,
         compile_selector: Any = None,
+        memory_limit: int = 0,
+        advisories: bool = True,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -119,6 +122,19 @@ class Broker:
         self._sub_ids = itertools.count(1)
         self._conn_prefix = f"ID:{name}-{os.getpid()}"
         self._sweep_handle: Any = None
+        #: bytes of messages held in memory, and the broker-wide budget (0: none)
+        self.memory_used = 0
+        self.memory_limit = memory_limit
+        #: sends held back by producer flow control, per destination, in arrival order
+        self._held: dict[DestinationName, deque[tuple[Message, HeldCompletion]]] = {}
+        self.held_sends = 0
+        self._release_scheduled = False
+        #: configured composite destinations: (kind, path) -> (forward_only, [(target, selector)])
+        self.composites: dict[tuple[str, str], tuple[bool, list[tuple[DestinationName, Any]]]] = {}
+        #: virtual topic path -> its consumer queues (Consumer.<name>.VirtualTopic.X)
+        self.virtual_topic_prefix = "VirtualTopic."
+        self._vt_queues: dict[str, list[Queue]] = {}
+        self.advisories = advisories
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -189,12 +205,57 @@ class Broker:
         if client_id:
             self.client_ids[client_id] = conn
         self.stats.connections_total += 1
+        self.advise("Connection", {"ConnectionInfo": {
+            "connectionId": conn_id, "clientId": client_id, "userName": principal.username if principal else None,
+            "clientIp": f"{protocol}://{remote}"}})
         return conn
 
     def _connection_closed(self, conn: ClientConnection) -> None:
         self.connections.pop(conn.id, None)
         if conn.client_id and self.client_ids.get(conn.client_id) is conn:
             del self.client_ids[conn.client_id]
+        for dest in list(conn.producers):
+            self.remove_producer(conn, dest)
+        self.advise("Connection", {"RemoveInfo": {"objectId": conn.id}})
+
+    # -- producers (for advisories and statistics; STOMP and MQTT have none) ------------
+    def add_producer(self, conn: ClientConnection, dest: DestinationName) -> None:
+        conn.producers[dest] = conn.producers.get(dest, 0) + 1
+        stats = self._dest_stats(dest)
+        if stats is not None:
+            stats.producer_count += 1
+        self._advise_producer(dest, stats, {"ProducerInfo": {"destination": str(dest), "connectionId": conn.id}})
+
+    def remove_producer(self, conn: ClientConnection, dest: DestinationName) -> None:
+        n = conn.producers.get(dest, 0)
+        if n <= 0:
+            return
+        if n == 1:
+            del conn.producers[dest]
+        else:
+            conn.producers[dest] = n - 1
+        stats = self._dest_stats(dest)
+        if stats is not None and stats.producer_count > 0:
+            stats.producer_count -= 1
+        self._advise_producer(dest, stats, {"RemoveInfo": {"destination": str(dest), "connectionId": conn.id}})
+
+    def _dest_stats(self, dest: DestinationName) -> DestinationStats | None:
+        if dest.is_wildcard or "," in dest.path:
+            return None
+        if dest.is_queue:
+            q = self.queues.get(dest.path)
+            if q is None and dest.kind == QUEUE:
+                q = self._queue(dest.path, create=True)
+            return q.stats if q is not None else None
+        t = self.topics.get(dest.path)
+        if t is None and dest.kind == TOPIC:
+            t = self._topic(dest.path)
+        return t.stats if t is not None else None
+
+    def _advise_producer(self, dest: DestinationName, stats: DestinationStats | None, body: dict[str, Any]) -> None:
+        kind = "Queue" if dest.is_queue else "Topic"
+        self.advise(f"Producer.{kind}.{dest.path}", body,
+                    {"producerCount": stats.producer_count if stats is not None else 0})
 
     # -- destinations ----------------------------------------------------------------------
     def _queue(self, path: str, *, create: bool, persist: bool = True) -> Queue | None:
@@ -209,8 +270,12 @@ class Broker:
         name = DestinationName(QUEUE, path)
         q = Queue(self, name, queue_key(path), self.policies.get(name))
         self.queues[path] = q
+        vt = _virtual_topic_of(path, self.virtual_topic_prefix)
+        if vt is not None:
+            self._vt_queues.setdefault(vt, []).append(q)
         if persist:
             self.defer_ops([PutMeta(DEST_NS, f"queue://{path}", b"")])
+        self.advise_destination(name, added=True)
         return q
 
     def _topic(self, path: str) -> TopicInfo:
@@ -220,28 +285,37 @@ class Broker:
             if why:
                 raise InvalidRequest(why)
             t = self.topics[path] = TopicInfo(DestinationName(TOPIC, path))
+            self.advise_destination(t.name, added=True)
         return t
 
     def _create_temp_queue(self, name: DestinationName, owner: ClientConnection) -> Queue:
         q = Queue(self, name, None, self.policies.get(name), owner=owner)
         self.queues[name.path] = q
+        self.advise_destination(name, added=True)
         return q
 
     def _temp_topic_created(self, name: DestinationName, owner: ClientConnection) -> None:
         self.topics[name.path] = TopicInfo(name)
+        self.advise_destination(name, added=True)
 
     def _temp_topic_deleted(self, name: DestinationName) -> None:
-        self.topics.pop(name.path, None)
+        if self.topics.pop(name.path, None) is not None:
+            self.advise_destination(name, added=False)
 
     def _delete_queue(self, q: Queue) -> None:
         q.deleted = True
         if self.queues.get(q.name.path) is q:
             del self.queues[q.name.path]
+        vt = _virtual_topic_of(q.name.path, self.virtual_topic_prefix) if q.name.kind == QUEUE else None
+        if vt is not None and q in self._vt_queues.get(vt, ()):
+            self._vt_queues[vt].remove(q)
         for c in list(q.consumers):
             c.closed = True
             q.remove_consumer(c)
             c.session.subscriptions.pop(c.id, None)
             c.sink.closed(NotFound(f"{q.name} was deleted"))
+        self._forget_queue_memory(q)
+        self.advise_destination(q.name, added=False)
         ops: list[StoreOp] = []
         if q.store_key is not None and q.name.kind == QUEUE:
             ops.append(DropKey(q.store_key))
@@ -250,16 +324,84 @@ class Broker:
 
     # -- routing -------------------------------------------------------------------------
     def send(self, message: Message, conn: ClientConnection | None = None) -> Completion:
+        dest = message.destination
+        if self.held_sends and dest in self._held or self._over_limit(message):
+            pol = self.policies.get(dest)
+            if pol.send_fail_if_no_space:
+                raise ResourceLimit(f"memory limit reached for {dest}: the send was refused "
+                                    "(sendFailIfNoSpace)")
+            if pol.producer_flow_control:
+                held = HeldCompletion()
+                self._held.setdefault(dest, deque()).append((message, held))
+                self.held_sends += 1
+                return held
         ops: list[StoreOp] = []
         self.route(message, ops, conn)
         return self.submit(ops)
+
+    def _over_limit(self, message: Message) -> bool:
+        size = message.size
+        if self.memory_limit and self.memory_used + size > self.memory_limit:
+            return True
+        dest = message.destination
+        if dest.is_queue:
+            limit = self.policies.get(dest).memory_limit
+            if limit:
+                q = self.queues.get(dest.path)
+                if q is not None and q.memory + size > limit:
+                    return True
+        return False
+
+    def memory_freed(self) -> None:
+        if not self._release_scheduled:
+            self._release_scheduled = True
+            self.clock.call_soon(self._release_held)
+
+    def _release_held(self) -> None:
+        """Route held sends, oldest first per destination, while memory allows."""
+        self._release_scheduled = False
+        for dest in list(self._held):
+            waiting = self._held[dest]
+            while waiting:
+                message, held = waiting[0]
+                if self._over_limit(message):
+                    break
+                waiting.popleft()
+                self.held_sends -= 1
+                ops: list[StoreOp] = []
+                try:
+                    self.route(message, ops)
+                except Exception as e:  # the destination went away meanwhile
+                    held.fail(e)
+                    continue
+                c = self.submit(ops)
+                c.add_callback(lambda r, h=held: h.resolve() if r.ok else h.fail(r.error))  # type: ignore[misc]
+            if not waiting:
+                del self._held[dest]
+
+    def _forget_queue_memory(self, q: Queue) -> None:
+        left = q.memory
+        if left:
+            q.release(left)
 
     def route(self, message: Message, ops: list[StoreOp], conn: ClientConnection | None = None) -> None:
         """Put ``message`` on its destination now; append the store ops that make it durable."""
         dest = message.destination
         self.stats.messages_routed += 1
+        if "," in dest.path:
+            self._route_composite(message, ops, conn)
+            return
+        if self.composites:
+            comp = self.composites.get((QUEUE if dest.is_queue else TOPIC, dest.path))
+            if comp is not None:
+                forward_only, targets = comp
+                for target, selector in targets:
+                    if selector is None or selector.matches(message):
+                        self.route(message.copy(destination=target, message_id=new_message_id()), ops, conn)
+                if forward_only:
+                    return
         if message.expiration and message.expiration <= int(self.clock.time() * 1000):
-            # expired on arrival: counted and dropped (never worth a DLQ round trip)
+            self._expired_on_arrival(message, ops)
             return
         if dest.kind == QUEUE or dest.kind == TEMP_QUEUE:
             if dest.kind == TEMP_QUEUE:
@@ -288,6 +430,17 @@ class Broker:
         if RETAIN_PROPERTY in message.properties and is_retain(message):
             self.retained.update(message, ops)
         added = False
+        if path.startswith(self.virtual_topic_prefix):
+            for q in self._vt_queues.get(path, ()):
+                if q.deleted:
+                    continue
+                e = q.new_entry(message)
+                if message.persistent:
+                    if not added:
+                        ops.append(AddMessage(message))
+                        added = True
+                    ops.append(AddRef(q.store_key or "", message.message_id, 0))
+                q.enqueue(e)
         for b in self.topic_trie.match(path):
             sel = b.selector
             if sel is not None and not sel.matches(message):
@@ -314,7 +467,37 @@ class Broker:
                 q.count -= 1
                 q.bytes -= e.message.size
                 q.stats.dequeue_count += 1
+                q.release(e.message.size)
                 return
+
+    def _route_composite(self, message: Message, ops: list[StoreOp], conn: ClientConnection | None) -> None:
+        """``a,b,topic://c``: a copy to each; bare elements have the destination's own kind."""
+        dest = message.destination
+        base_kind = dest.kind
+        for part in dest.path.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            kind = base_kind
+            for k in (QUEUE, TOPIC):
+                if part.startswith(k + "://"):
+                    kind, part = k, part[len(k) + 3:]
+            copy = message.copy(destination=DestinationName(kind, part), message_id=new_message_id())
+            self.route(copy, ops, conn)
+
+    def _expired_on_arrival(self, message: Message, ops: list[StoreOp]) -> None:
+        dest = message.destination
+        pol = self.policies.get(dest)
+        if dest.is_queue:
+            q = self._queue(dest.path, create=True) if dest.kind == QUEUE else self.queues.get(dest.path)
+            if q is not None:
+                q.stats.expired_count += 1
+        if message.persistent and pol.dead_letter.process_expired:
+            holder = Queue(self, dest, None, pol)
+            self.dead_letter(holder, Entry(message, 0), f"Message Expired. Expiration:{message.expiration}",
+                             ops, expired=True)
+        self.advise(f"Expired.{'Queue' if dest.is_queue else 'Topic'}.{dest.path}",
+                    {"MessageId": message.message_id}, {"orignalMessageId": message.message_id})
 
     def submit(self, ops: list[StoreOp]) -> Completion:
         if not ops:
@@ -338,6 +521,11 @@ class Broker:
 
     # -- subscriptions ------------------------------------------------------------------
     def _subscribe(self, session: Any, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
+        sub = self._subscribe_inner(session, spec, sink)
+        self.advise_consumer(sub, added=True)
+        return sub
+
+    def _subscribe_inner(self, session: Any, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
         dest = spec.destination
         selector = self.compile_selector(spec.selector) if spec.selector else None
         policy = self.policies.get(dest)
@@ -474,10 +662,14 @@ class Broker:
             else:
                 self.topic_trie.remove(b.pattern, b)
                 q.deleted = True
+                self._forget_queue_memory(q)
+        self.advise_consumer(sub, added=False)
 
     # -- dead letters and expiry -----------------------------------------------------------
     def dead_letter(self, q: Queue, e: Entry, reason: str, ops: list[StoreOp], *, expired: bool = False) -> None:
         msg = e.message
+        if q.memory:
+            q.release(msg.size)
         if q.store_key is not None and msg.persistent:
             ops.append(RemoveRef(q.store_key, msg.message_id))
         strategy = q.policy.dead_letter
@@ -510,9 +702,15 @@ class Broker:
         dlq.enqueue(ne)
         q.stats.dlq_count += 1
         self.stats.messages_dead_lettered += 1
+        self.advise(f"MessageDLQd.{'Queue' if src.is_queue else 'Topic'}.{src.path}",
+                    {"MessageId": msg.message_id, "Cause": reason},
+                    {"orignalMessageId": msg.message_id, "dlqDeliveryFailureCause": reason})
 
     def expire_entry(self, q: Queue, e: Entry) -> None:
         q.stats.expired_count += 1
+        src = e.message.destination
+        self.advise(f"Expired.{'Queue' if src.is_queue else 'Topic'}.{src.path}",
+                    {"MessageId": e.message.message_id}, {"orignalMessageId": e.message.message_id})
         ops: list[StoreOp] = []
         self.dead_letter(q, e, f"Message Expired. Expiration:{e.message.expiration}", ops, expired=True)
         self.defer_ops(ops)
@@ -539,9 +737,54 @@ class Broker:
                 n += 1
         return n
 
+    # -- advisory topics (ActiveMQ.Advisory.*) -------------------------------------------
+    def advise(self, suffix: str, data: dict[str, Any], props: dict[str, Any] | None = None) -> None:
+        """Publish an advisory message, JSON bodied as ActiveMQ's STOMP view shows them,
+        only when somebody listens on its topic."""
+        if not self.advisories or not self.running:
+            return
+        path = ADVISORY_PREFIX + suffix
+        if not self.topic_trie.match(path):
+            return
+        m = Message(DestinationName(TOPIC, path), json.dumps(data, default=str), TEXT, type="Advisory",
+                    properties=dict(props or {}), persistent=False)
+        self.route(m, [])
+
+    def advise_destination(self, name: DestinationName, added: bool) -> None:
+        if name.path.startswith(ADVISORY_PREFIX) or not self.running:
+            return
+        kind = {QUEUE: "Queue", TOPIC: "Topic", TEMP_QUEUE: "TempQueue"}.get(name.kind, "TempTopic")
+        self.advise(kind, {"DestinationInfo": {"destination": str(name), "operationType": 0 if added else 1}})
+
+    def advise_consumer(self, sub: Subscription, added: bool) -> None:
+        dest = sub.spec.destination
+        if dest.path.startswith(ADVISORY_PREFIX) or not self.advisories:
+            return
+        if dest.is_queue:
+            count = len(sub.queue.consumers)
+        else:
+            count = sum(1 for b in self.topic_trie.match_pattern_values(dest.path) if b.queue.consumers)
+        info: dict[str, Any] = {"consumerId": f"{sub.session.connection.id}:{sub.id}",
+                                "destination": str(dest), "selector": sub.spec.selector,
+                                "prefetchSize": sub.prefetch}
+        if sub.spec.durable_name:
+            info["subscriptionName"] = sub.spec.durable_name
+        self.advise(f"Consumer.{'Queue' if dest.is_queue else 'Topic'}.{dest.path}",
+                    {"ConsumerInfo" if added else "RemoveInfo": info}, {"consumerCount": count})
+
     # -- convenience for admin/tests ------------------------------------------------------
     def queue(self, path: str) -> Queue | None:
         return self.queues.get(path)
 
     def policy_for(self, dest: DestinationName) -> DestinationPolicy:
         return self.policies.get(dest)
+
+
+def _virtual_topic_of(path: str, prefix: str) -> str | None:
+    """``Consumer.A.VirtualTopic.X`` -> ``VirtualTopic.X`` (the topic it copies from)."""
+    if not path.startswith("Consumer."):
+        return None
+    parts = path.split(".", 2)
+    if len(parts) == 3 and parts[2].startswith(prefix):
+        return parts[2]
+    return None

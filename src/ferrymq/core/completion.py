@@ -18,6 +18,9 @@ _FAILED = 2
 class Completion:
     __slots__ = ("_state", "_result", "_error", "_callbacks")
 
+    #: true for a send held back by producer flow control (the adapter stops reading)
+    held = False
+
     def __init__(self) -> None:
         self._state = _PENDING
         self._result: Any = None
@@ -117,6 +120,13 @@ class Completion:
     def __repr__(self) -> str:  # pragma: no cover
         s = {0: "pending", 1: "done", 2: "failed"}[self._state]
         return f"<Completion {s}>"
+
+
+class HeldCompletion(Completion):
+    """A send waiting for memory: resolves once the message was routed and is durable."""
+
+    __slots__ = ()
+    held = True
 
 
 DONE = Completion.done()

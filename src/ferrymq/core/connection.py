@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ferrymq.core.errors import IllegalState, Unauthorized
+from ferrymq.core.errors import IllegalState, InvalidRequest, Unauthorized
 from ferrymq.core.names import TEMP_QUEUE, TEMP_TOPIC, DestinationName
 from ferrymq.core.ports import Principal
 from ferrymq.core.session import ClientSession
@@ -38,6 +38,7 @@ class ClientConnection:
         self.sessions: list[ClientSession] = []
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
+        self.producers: dict[DestinationName, int] = {}
         self.closed = False
         self.connected_at = time.time()
         self.max_subscriptions = 0
@@ -72,10 +73,16 @@ class ClientConnection:
             raise Unauthorized(f"user {who} is not authorized to {action} {dest}")
 
     # -- temporary destinations -----------------------------------------------------------
-    def create_temp(self, kind: str, hint: str | None = None) -> DestinationName:
+    def create_temp(self, kind: str, hint: str | None = None, *, path: str | None = None) -> DestinationName:
+        """A temporary destination owned by this connection. ``path`` names it exactly (OpenWire
+        clients choose their own temp names); otherwise it is ``<connection id>:<hint>``."""
         if kind not in (TEMP_QUEUE, TEMP_TOPIC):
             raise ValueError(kind)
-        path = f"{self.id}:{hint or next(self._temp_ids)}"
+        if path is None:
+            path = f"{self.id}:{hint or next(self._temp_ids)}"
+        elif (path in self.broker.queues and path not in self.temp_queues) or (
+                path in self.broker.topics and path not in self.temp_topics):
+            raise InvalidRequest(f"destination {path} already exists")
         name = DestinationName(kind, path)
         if kind == TEMP_QUEUE:
             if path not in self.temp_queues:

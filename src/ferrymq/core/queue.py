@@ -45,7 +45,8 @@ class Queue:
         self.subscription_of = subscription_of  # DurableRecord / topic subscription
         self.buckets: list[deque[Entry]] = [deque() for _ in range(10)]
         self.count = 0
-        self.bytes = 0
+        self.bytes = 0  # bytes of ready entries
+        self.memory = 0  # bytes of every message held, ready or in flight, until it is consumed
         self.consumers: list[Subscription] = []
         self.groups: dict[str, Subscription] = {}
         self.deleted = False
@@ -72,7 +73,10 @@ class Queue:
             p = 9
         self.buckets[p].append(entry)
         self.count += 1
-        self.bytes += entry.message.size
+        size = entry.message.size
+        self.bytes += size
+        self.memory += size
+        self.broker.memory_used += size
         self.stats.enqueue_count += 1
         if self.consumers and not self._scheduled:
             self._scheduled = True
@@ -126,9 +130,9 @@ class Queue:
         self._scheduled = False
         if not self.count or not self.consumers or self.deleted:
             return
-        for c in self.consumers:
-            if c.presettled:
-                c.credit = PRESETTLED_BATCH
+        for consumer in self.consumers:
+            if consumer.presettled:
+                consumer.credit = PRESETTLED_BATCH
         cons = [c for c in self.consumers if c.ready()]
         if not cons:
             return
@@ -230,10 +234,19 @@ class Queue:
         self._timer = self.broker.clock.call_later(max(delay, 0.0), fire)
 
     # -- settlement (called by Subscription) ---------------------------------------------
+    def release(self, size: int) -> None:
+        """A message left this queue for good: its memory is free (producer flow control)."""
+        self.memory -= size
+        b = self.broker
+        b.memory_used -= size
+        if b.held_sends:
+            b.memory_freed()
+
     def consumed(self, entries: list[Entry], ops: list[StoreOp]) -> None:
         sk = self.store_key
         for e in entries:
             self.stats.dequeue_count += 1
+            self.release(e.message.size)
             if sk is not None and e.message.persistent:
                 ops.append(RemoveRef(sk, e.message.message_id))
 
@@ -284,6 +297,7 @@ class Queue:
         for e in removed:
             self.count -= 1
             self.bytes -= e.message.size
+            self.release(e.message.size)
             if self.store_key is not None and e.message.persistent:
                 ops.append(RemoveRef(self.store_key, e.message.message_id))
         return removed

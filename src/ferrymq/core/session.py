@@ -45,6 +45,14 @@ class ClientSession:
             return DONE
         return self.broker.send(message, conn)
 
+    def add_producer(self, dest: DestinationName) -> None:
+        """Register a producer (OpenWire ProducerInfo, AMQP sender link) for advisories and stats."""
+        self.connection.check(WRITE, dest)
+        self.broker.add_producer(self.connection, dest)
+
+    def remove_producer(self, dest: DestinationName) -> None:
+        self.broker.remove_producer(self.connection, dest)
+
     # -- consuming ----------------------------------------------------------------------
     def subscribe(self, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
         if self.closed:

@@ -115,6 +115,7 @@ class Subscription:
                 q.broker.defer_ops(ops)
             else:
                 q.stats.dequeue_count += 1
+                q.release(e.message.size)
         else:
             self.in_flight[tag] = e
         self.sink.deliver(d)
