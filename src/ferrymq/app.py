@@ -55,12 +55,20 @@ def _mqtt_factory(ctx: AdapterContext) -> ProtocolAdapter:
     return MqttAdapter(ctx)
 
 
+def _openwire_factory(ctx: AdapterContext) -> ProtocolAdapter:
+    from ferrymq.protocols.openwire.adapter import OpenWireAdapter
+
+    return OpenWireAdapter(ctx)
+
+
 #: protocol listener name -> adapter factory; a protocol lands here when its adapter does
 ADAPTERS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
     "stomp": _stomp_factory,
     "stomp-ssl": _stomp_factory,
     "mqtt": _mqtt_factory,
     "mqtt-ssl": _mqtt_factory,
+    "openwire": _openwire_factory,
+    "openwire-ssl": _openwire_factory,
     # WebSocket listeners: the adapter for a client that offers no subprotocol; the
     # subprotocol picks the adapter otherwise (WS_SUBPROTOCOLS)
     "ws": _stomp_factory,
@@ -79,14 +87,18 @@ WS_SUBPROTOCOLS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
 WS_TEXT_SUBPROTOCOLS = frozenset({"v12.stomp", "v11.stomp", "v10.stomp", "stomp"})
 
 
+#: listeners served by the HTTP side (console, admin API, metrics), not by a protocol adapter
+HTTP_LISTENERS = ("http", "https")
+
+
 def available_protocols() -> list[str]:
-    return [p for p in DEFAULT_PORTS if p in ADAPTERS]
+    return [p for p in DEFAULT_PORTS if p in ADAPTERS or p in HTTP_LISTENERS]
 
 
 def default_listener_ports(cfg: BrokerConfig, tls: bool) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, (port, is_tls) in DEFAULT_PORTS.items():
-        if name not in ADAPTERS:
+        if name not in ADAPTERS and name not in HTTP_LISTENERS:
             continue
         if is_tls and not tls:
             continue
@@ -134,6 +146,20 @@ def load_users(cfg: BrokerConfig, extra: list[tuple[str, str, list[str]]]) -> di
     return users
 
 
+def configure_destinations(broker: Broker, cfg: BrokerConfig) -> None:
+    """Composite destinations and the virtual topic prefix from the config."""
+    from ferrymq.core import DestinationName
+
+    broker.virtual_topic_prefix = cfg.virtual_topic_prefix
+    for comp in cfg.composite_destinations:
+        key = ("queue", comp.queue) if comp.queue is not None else ("topic", comp.topic or "")
+        targets = []
+        for f in comp.forward_to:
+            dest = DestinationName("queue", f.queue) if f.queue is not None else DestinationName("topic", f.topic or "")
+            targets.append((dest, broker.compile_selector(f.selector) if f.selector else None))
+        broker.composites[key] = (comp.forward_only, targets)
+
+
 @dataclass
 class BrokerApp:
     cfg: BrokerConfig
@@ -146,6 +172,7 @@ class BrokerApp:
         self.listeners: list[Listener] = []
         self.broker: Broker | None = None
         self.authenticator: PasswordAuthenticator | None = None
+        self.http_servers: list[Any] = []
 
     def _say(self, line: str) -> None:
         stream = self.out or sys.stdout
@@ -180,7 +207,9 @@ class BrokerApp:
                                a.queue or a.topic or ">", frozenset(a.read), frozenset(a.write),
                                frozenset(a.admin)) for a in cfg.authorization])
         self.broker = Broker(store, LoopClock(loop), build_policies(cfg), authz, name=cfg.BrokerName,
-                             populate_user_id=cfg.populate_jmsx_user_id)
+                             populate_user_id=cfg.populate_jmsx_user_id, memory_limit=cfg.memory_limit,
+                             advisories=cfg.advisory_support)
+        configure_destinations(self.broker, cfg)
         await self.broker.start()
 
         limits = ProtocolLimits(**cfg.limits.model_dump())
@@ -215,9 +244,49 @@ class BrokerApp:
             await lst.start()
             self.listeners.append(lst)
             self._say(f"ferrymq listening {name} {host}:{lst.bound_port}")
+        await self._start_http(ports, users, ssl_ctx, limits)
         self._say(f"ferrymq broker {cfg.BrokerName} started (data in {data_dir.resolve()})")
 
+    async def _start_http(self, ports: dict[str, int], users: dict[str, User], ssl_ctx: Any,
+                          limits: ProtocolLimits) -> None:
+        """The console port: admin API, /metrics and the web console (http and/or https)."""
+        wanted = [(n, p) for n, p in ports.items() if n in HTTP_LISTENERS and p]
+        if not wanted:
+            return
+        from ferrymq.http.server import HttpServer, build_app
+        from ferrymq.metrics.collector import BrokerCollector, make_registry
+
+        cfg, broker, authn = self.cfg, self.broker, self.authenticator
+        assert broker is not None and authn is not None
+        started = time.time()
+        collector = BrokerCollector(
+            broker, broker_dimension=f"{cfg.BrokerName}-1", started_at=started,
+            max_connections={lst.name: limits.max_connections for lst in self.listeners},
+            auth_failures=lambda: authn.failures)
+
+        def console_user(p: Any) -> bool:
+            u = users.get(p.username)
+            return bool(p.admin or (u is not None and u.console_access))
+
+        def info() -> dict[str, Any]:
+            out = {lst.name: lst.bound_port for lst in self.listeners}
+            out.update({h.name: h.bound_port for h in self.http_servers})
+            return {"listeners": out}
+
+        app = build_app(broker, authn, can_use_console=console_user, registry=make_registry(collector),
+                        metrics_public=cfg.metrics_public, started_at=started, info=info)
+        for name, port in wanted:
+            lc = cfg.listener_ports().get(name)
+            host = (lc.bind if lc and lc.bind else None) or cfg.bind_address
+            srv = HttpServer(name, app, host, port, ssl_context=ssl_ctx if DEFAULT_PORTS[name][1] else None)
+            await srv.start()
+            self.http_servers.append(srv)
+            self._say(f"ferrymq listening {name} {host}:{srv.bound_port}")
+
     async def stop(self) -> None:
+        for srv in self.http_servers:
+            await srv.stop()
+        self.http_servers.clear()
         for lst in self.listeners:
             await lst.stop()
         self.listeners.clear()

@@ -130,6 +130,33 @@ class AuthorizationConfig(_Model):
     admin: list[str] = Field(default_factory=list)
 
 
+class ForwardTo(_Model):
+    queue: str | None = None
+    topic: str | None = None
+    selector: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ForwardTo:
+        if (self.queue is None) == (self.topic is None):
+            raise ValueError("a forward target names exactly one of queue or topic")
+        return self
+
+
+class CompositeConfig(_Model):
+    """ActiveMQ's compositeQueue / compositeTopic."""
+
+    queue: str | None = None
+    topic: str | None = None
+    forward_only: bool = True
+    forward_to: list[ForwardTo] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> CompositeConfig:
+        if (self.queue is None) == (self.topic is None):
+            raise ValueError("a composite destination names exactly one of queue or topic")
+        return self
+
+
 class BrokerConfig(_Model):
     BrokerName: str = Field(default="ferrymq", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9\-._~]+$")
     EngineType: Literal["ActiveMQ", "ACTIVEMQ", "activemq"] = "ActiveMQ"
@@ -152,7 +179,15 @@ class BrokerConfig(_Model):
     policies: list[PolicyConfig] = Field(default_factory=list)
     authorization: list[AuthorizationConfig] = Field(default_factory=list)
     destinations: list[str] = Field(default_factory=list)
+    composite_destinations: list[CompositeConfig] = Field(default_factory=list)
+    virtual_topic_prefix: str = "VirtualTopic."
+    #: bytes of messages the broker holds in memory before producers are slowed (ActiveMQ's
+    #: systemUsage memoryUsage); 0 means no broker-wide limit
+    memory_limit: int = Field(default=512 * 1024 * 1024, ge=0)
+    advisory_support: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: serve /metrics on the console port without credentials (Amazon MQ's metrics are not public)
+    metrics_public: bool = False
 
     @field_validator("listeners")
     @classmethod

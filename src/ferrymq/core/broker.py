@@ -34,6 +34,8 @@ from ferrymq.core.ports import (
 from ferrymq.core.queue import Queue
 from ferrymq.core.retained import RETAIN_PROPERTY, RetainedMessages, is_retain
 from ferrymq.core.retained import STORE_KEY as RETAINED_KEY
+from ferrymq.core.scheduler import STORE_KEY as SCHED_KEY
+from ferrymq.core.scheduler import Scheduler, is_scheduled
 from ferrymq.core.stats import BrokerStats, DestinationStats
 from ferrymq.core.subscription import DeliverySink, Subscription, SubscriptionSpec, TopicBinding
 from ferrymq.core.trie import SubjectTrie
@@ -135,6 +137,7 @@ class Broker:
         self.virtual_topic_prefix = "VirtualTopic."
         self._vt_queues: dict[str, list[Queue]] = {}
         self.advisories = advisories
+        self.scheduler = Scheduler(self)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -164,6 +167,7 @@ class Broker:
                 e = q.new_entry(r.message, r.delivery_count)
                 q.enqueue(e)
                 n += 1
+        self.scheduler.recover(self.recovered_extra.pop(SCHED_KEY, []), rec.meta.get("sched", {}))
         if n:
             log.info("recovered %d persistent messages", n)
         self.retained.recover(self.recovered_extra.pop(RETAINED_KEY, None))
@@ -174,6 +178,7 @@ class Broker:
         self.running = False
         if self._sweep_handle is not None:
             self._sweep_handle.cancel()
+        self.scheduler.stop()
         err = IllegalState("broker is shutting down")
         for c in list(self.connections.values()):
             c.kick(err)
@@ -388,6 +393,9 @@ class Broker:
         """Put ``message`` on its destination now; append the store ops that make it durable."""
         dest = message.destination
         self.stats.messages_routed += 1
+        if message.properties and is_scheduled(message):
+            self.scheduler.schedule(message, ops)
+            return
         if "," in dest.path:
             self._route_composite(message, ops, conn)
             return

@@ -41,7 +41,7 @@ class Listener:
         self.allow = [ipaddress.ip_network(c, strict=False) for c in (allow or [])]
         self.connections: set[Any] = set()
         self.refused = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._flusher: FlushScheduler | None = None
         self._connection_factory = connection_factory or StreamConnection
 

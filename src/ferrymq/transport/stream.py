@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ferrymq.protocols.base import AdapterContext, PeerInfo, ProtocolAdapter, ProtocolLimits
 from ferrymq.transport.flush import FlushScheduler
@@ -32,8 +32,9 @@ class StreamConnection(asyncio.Protocol):
         self._paused = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, base)  # uvloop's transports are not subclasses
+        self.transport = transport
         peername = transport.get_extra_info("peername") or ("?", 0)
         listener = self._listener
         peer = PeerInfo(str(peername[0]), int(peername[1]) if len(peername) > 1 else 0,

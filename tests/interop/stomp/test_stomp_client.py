@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import stomp
 from stomp_util import Collector, connect
+
 from support import BrokerProcess
 
 _n = itertools.count()

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from stomp_util import connect
-from support import BrokerProcess
 
 from ferrymq.protocols.stomp.frames import Frame, FrameParser
+from support import BrokerProcess
 
 
 def test_kill_9_during_persistent_stream_loses_nothing_receipted(tmp_path: Path) -> None:

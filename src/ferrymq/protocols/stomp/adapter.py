@@ -108,6 +108,7 @@ class StompAdapter(ProtocolAdapter):
         self._paused = False
         self._reparse = False
         self._reading_paused = False
+        self._held_sends = 0
 
     # -- input ---------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -287,7 +288,7 @@ class StompAdapter(ProtocolAdapter):
                 wrote = True
         if wrote:
             self.ctx.request_flush()
-        if self._reading_paused and len(q) <= RECEIPTS_LOW:
+        if self._reading_paused and len(q) <= RECEIPTS_LOW and not self._held_sends:
             self._reading_paused = False
             self.ctx.resume_reading()
 
@@ -328,7 +329,20 @@ class StompAdapter(ProtocolAdapter):
             msg.producer_key = self.conn
             completions.append(self.session.send(msg, tx))
         c = completions[0] if len(completions) == 1 else Completion.all(completions)
+        for part in completions:
+            if part.held:  # producer flow control: stop reading until the broker takes it
+                self._held_sends += 1
+                if not self._reading_paused:
+                    self._reading_paused = True
+                    self.ctx.pause_reading()
+                part.add_callback(self._held_done)
         self._receipt(frame, c)
+
+    def _held_done(self, _c: Completion) -> None:
+        self._held_sends -= 1
+        if self._held_sends == 0 and self._reading_paused and len(self._receipts) <= RECEIPTS_LOW:
+            self._reading_paused = False
+            self.ctx.resume_reading()
 
     def on_subscribe(self, frame: Frame) -> None:
         h = frame.headers

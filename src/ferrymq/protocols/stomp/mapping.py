@@ -85,6 +85,7 @@ def _int(headers: dict[str, str], name: str, default: int, lo: int | None = None
 def to_core(headers: dict[str, str], body: bytes, dest: DestinationName,
             reply_to: DestinationName | None) -> Message:
     msg_type = headers.get("amq-msg-type")
+    value: str | bytes
     if msg_type == "bytes" or (msg_type != "text" and "content-length" in headers):
         kind, value = BYTES, body
     else:
