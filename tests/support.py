@@ -63,12 +63,17 @@ class BrokerProcess:
             a += ["--user", u]
         return a + list(self.extra_args)
 
-    def start(self, timeout: float = 20.0) -> BrokerProcess:
+    def start(self, timeout: float = 20.0, wait: bool = True) -> BrokerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(self.args(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=env, cwd=str(ROOT))
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
+        if not wait:
+            import threading
+
+            threading.Thread(target=self._pump, daemon=True).start()
+            return self
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
@@ -110,6 +115,14 @@ class BrokerProcess:
     def restart(self) -> BrokerProcess:
         self.stop()
         return self.start()
+
+    def wait_output(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.output):
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"no output line with {text!r}:\n" + "".join(self.output))
 
     @property
     def alive(self) -> bool:

@@ -184,6 +184,16 @@ class BrokerApp:
         data_dir = Path(cfg.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
 
+        # active/standby: only the holder of the store lease opens the store and listeners
+        from ferrymq.store.lease import FileLease
+
+        self.lease = FileLease(cfg.store_path.with_suffix(".lock"))
+        if not self.lease.try_acquire():
+            self._say(f"ferrymq standby: the store lease is held by pid {self.lease.holder_pid()}; "
+                      "waiting with listeners closed")
+            await self.lease.acquire()
+            self._say("ferrymq acquired the store lease; becoming active")
+
         users = load_users(cfg, self.extra_users)
         if not users and not cfg.allow_anonymous:
             password = generate_password()
@@ -294,6 +304,9 @@ class BrokerApp:
             await self.broker.stop()
         if self.authenticator is not None:
             self.authenticator.close()
+        lease = getattr(self, "lease", None)
+        if lease is not None:
+            lease.release()
 
 
 def install_loop() -> None:
@@ -313,13 +326,21 @@ def run_broker(app: BrokerApp) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        starting = asyncio.ensure_future(app.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # stopped while waiting as a standby
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await app.stop()
+            return 0
         try:
-            await app.start()
+            starting.result()
         except OSError as e:
             print(f"ferrymq: cannot start: {e}", file=sys.stderr)
             await app.stop()
             return 1
-        await stop.wait()
+        await stopping
         app._say("ferrymq stopping")
         await app.stop()
         app._say("ferrymq stopped")
