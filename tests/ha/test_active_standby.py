@@ -13,6 +13,7 @@ import stomp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop" / "stomp"))
 from stomp_util import connect  # noqa: E402
+
 from support import BrokerProcess, free_port  # noqa: E402
 
 

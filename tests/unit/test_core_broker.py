@@ -11,8 +11,23 @@ import pytest
 
 from ferrymq.app import LoopClock
 from ferrymq.core import (
-    ACCEPTED, AUTO, CLIENT, MODIFIED, REJECTED, RELEASED, TEXT, Broker, ClientIdInUse, Delivery,
-    DestinationName, DestinationPolicy, Message, NotFound, PolicyMap, Principal, SubscriptionSpec,
+    ACCEPTED,
+    AUTO,
+    CLIENT,
+    MODIFIED,
+    REJECTED,
+    RELEASED,
+    TEXT,
+    Broker,
+    ClientIdInUse,
+    Delivery,
+    DestinationName,
+    DestinationPolicy,
+    Message,
+    NotFound,
+    PolicyMap,
+    Principal,
+    SubscriptionSpec,
 )
 from ferrymq.store.sqlite import SQLiteStore
 

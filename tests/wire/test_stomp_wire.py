@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support import BrokerProcess
 
 from ferrymq.protocols.stomp.frames import Frame, FrameParser
+from support import BrokerProcess
 
 
 @pytest.fixture(scope="module")
