@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         service_cli = None  # type: ignore[assignment]
     if service_cli is not None and hasattr(service_cli, "register"):
         service_cli.register(sub)
+
+    from ferrymq.http import admin_client
+
+    admin_client.register(sub)  # ferrymq dlq list|browse|redrive|purge
     return p
 
 
