@@ -52,7 +52,7 @@ class Paho:
         keepalive: int = 60,
         connect: bool = True,
     ) -> None:
-        ws = transport == "ws"
+        ws = transport in ("ws", "wss")
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,

@@ -197,3 +197,16 @@ def test_empty_client_id_with_clean_session_is_assigned_one(
     c.publish(t, b"hi", 1)
     assert c.messages.get().payload == b"hi"
     c.close()
+
+
+@pytest.mark.parametrize("qos", [0, 2])
+def test_mqtt_over_wss(mqtt_broker: BrokerProcess, qos: int) -> None:
+    t = uid("wss/")
+    sub = Paho(mqtt_broker, "wss", uid("sub"))
+    pub = Paho(mqtt_broker, "tls", uid("pub"))
+    sub.subscribe(t, qos)
+    pub.publish(t, b"secure", qos)
+    m = sub.messages.get()
+    assert (m.payload, m.qos) == (b"secure", qos)
+    sub.close()
+    pub.close()

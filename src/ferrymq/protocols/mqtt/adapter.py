@@ -83,6 +83,8 @@ QOS_NAMES = ("AT_MOST_ONCE:", "AT_LEAST_ONCE:", "EXACTLY_ONCE:")
 #: policy's durable topic prefetch); bounded so packet identifiers never run out
 QOS_PREFETCH = 1000
 PINGRESP = b"\xd0\x00"
+#: broker-internal topics that, like $ topics, a filter starting with a wildcard does not match
+ADVISORY = "ActiveMQ.Advisory."
 
 _ids = itertools.count(1)
 _id_prefix = f"ferrymq-{os.getpid() % 100000}-"
@@ -493,7 +495,7 @@ class MqttAdapter(ProtocolAdapter):
     def _deliver(self, ms: MqttSubscription, d: Delivery) -> None:
         msg = d.message
         sub = ms.sub
-        if ms.dollar_guard and msg.destination.path[:1] == "$":
+        if ms.dollar_guard and (msg.destination.path[:1] == "$" or msg.destination.path.startswith(ADVISORY)):
             if sub is not None and not sub.presettled and self.session is not None:
                 self.session.settle(sub, [d.tag], ACCEPTED)
             return
