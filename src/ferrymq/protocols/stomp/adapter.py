@@ -198,6 +198,9 @@ class StompAdapter(ProtocolAdapter):
         self._state = "connecting"
         creds = Credentials(h.get("login"), h.get("passcode"), self.ctx.peer.address, "stomp")
         c = self.ctx.authenticator.authenticate(creds)
+        if not c.is_done:  # read nothing more from an unauthenticated peer meanwhile
+            self.ctx.pause_reading()
+            c.add_callback(lambda _r: None if self._reading_paused else self.ctx.resume_reading())
         c.add_callback(lambda r: self._authenticated(r, frame, cx, cy))
 
     def _authenticated(self, result: Completion, frame: Frame, cx: int, cy: int) -> None:
