@@ -191,6 +191,7 @@ class OpenWireAdapter(ProtocolAdapter):
         self._tx_acks: dict[Any, list[tuple[OpenWireConsumer, list[Any]]]] = {}
         self.temps: set[DestinationName] = set()
         self._inflight = 0  # commands waiting for a Completion
+        self._held = 0  # sends held back by producer flow control
         self._reading_paused = False
         now = time.monotonic()
         self._last_recv = now
@@ -321,18 +322,30 @@ class OpenWireAdapter(ProtocolAdapter):
             cb(completion)
             return
         self._inflight += 1
-        if self._inflight >= PENDING_HIGH and not self._reading_paused:
-            self._reading_paused = True
-            self.ctx.pause_reading()
+        if self._inflight >= PENDING_HIGH:
+            self._set_reading()
 
         def done(c: Completion) -> None:
             self._inflight -= 1
-            if self._reading_paused and self._inflight <= PENDING_LOW:
-                self._reading_paused = False
-                self.ctx.resume_reading()
+            self._set_reading()
             cb(c)
 
         completion.add_callback(done)
+
+    def _held_done(self, _c: Completion) -> None:
+        self._held -= 1
+        self._set_reading()
+
+    def _set_reading(self) -> None:
+        """Stop reading while sends are held or too many wait for the store; start again
+        when neither is true (inbound back-pressure)."""
+        if self._reading_paused:
+            if not self._held and self._inflight <= PENDING_LOW:
+                self._reading_paused = False
+                self.ctx.resume_reading()
+        elif self._held or self._inflight >= PENDING_HIGH:
+            self._reading_paused = True
+            self.ctx.pause_reading()
 
     # -- connection level ------------------------------------------------------------------------
     def on_wire_format_info(self, cmd: DataStructure) -> None:
@@ -438,8 +451,13 @@ class OpenWireAdapter(ProtocolAdapter):
         return s
 
     def on_producer_info(self, cmd: DataStructure) -> None:
+        if cmd.producer_id in self.producers:
+            self._respond(cmd)
+            return
         if cmd.destination is not None:
-            mapping.split_composite(cmd.destination)  # refuses malformed names early
+            session = self._session(self._session_of(cmd.producer_id))
+            for d in mapping.split_composite(cmd.destination):
+                session.add_producer(d)
         self.producers[cmd.producer_id] = cmd
         self._respond(cmd)
 
@@ -451,14 +469,14 @@ class OpenWireAdapter(ProtocolAdapter):
             if cons is not None:
                 self._close_consumer(cons)
         elif t is spec.ProducerId:
-            self.producers.pop(oid, None)
+            self._remove_producer(self.producers.pop(oid, None))
         elif t is spec.SessionId:
             for cid, cons in list(self.consumers.items()):
                 if cons.session_key == oid:
                     del self.consumers[cid]
                     self._close_consumer(cons)
             for pid in [p for p in self.producers if p.session_id == oid.value]:
-                del self.producers[pid]
+                self._remove_producer(self.producers.pop(pid))
             s = self.sessions.pop(oid, None)
             if s is not None:
                 s.close()
@@ -468,6 +486,14 @@ class OpenWireAdapter(ProtocolAdapter):
             self._state = "negotiated"
             return
         self._respond(cmd)
+
+    def _remove_producer(self, info: DataStructure | None) -> None:
+        if info is None or info.destination is None or self.conn is None:
+            return
+        session = self.sessions.get(self._session_of(info.producer_id))
+        if session is not None and not session.closed:
+            for d in mapping.split_composite(info.destination):
+                session.remove_producer(d)
 
     # -- destinations ----------------------------------------------------------------------------
     def on_destination_info(self, cmd: DataStructure) -> None:
@@ -507,7 +533,12 @@ class OpenWireAdapter(ProtocolAdapter):
             if populate:
                 msg.user_id = None
             msg.producer_key = self.conn
-            completions.append(session.send(msg, tx))
+            part = session.send(msg, tx)
+            if part.held:  # producer flow control: stop reading until the broker takes it
+                self._held += 1
+                self._set_reading()
+                part.add_callback(self._held_done)
+            completions.append(part)
         c = completions[0] if len(completions) == 1 else Completion.all(completions)
         if cmd.response_required:
             self._after(c, lambda r: self._send_done(cmd, r))

@@ -546,6 +546,53 @@ public class Jms {
         c.close();
     }
 
+    // -- cross-protocol: the Python test talks STOMP on the other side ---------------------------
+    static void crossout() throws Exception {
+        Connection c = connect("", null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(s.createQueue(name("to-stomp")));
+        TextMessage t = s.createTextMessage("text from jms \u00e9");
+        t.setStringProperty("color", "red");
+        t.setIntProperty("n", 5);
+        t.setJMSCorrelationID("c-1");
+        t.setJMSType("kind");
+        p.send(t, DeliveryMode.PERSISTENT, 7, 0);
+        BytesMessage b = s.createBytesMessage();
+        b.writeBytes(new byte[] {0, 1, 2, 3});
+        p.send(b);
+        MapMessage m = s.createMapMessage();
+        m.setString("name", "widget");
+        m.setInt("qty", 42);
+        p.send(m);
+        out("sent", 3);
+        c.close();
+    }
+
+    static void crossin() throws Exception {
+        Connection c = connect("", null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer cons = s.createConsumer(s.createQueue(name("from-stomp")));
+        List<String> got = new ArrayList<>();
+        Message m;
+        while ((m = cons.receive(2000)) != null) {
+            String d;
+            if (m instanceof TextMessage) {
+                d = "text:" + ((TextMessage) m).getText();
+            } else if (m instanceof BytesMessage) {
+                BytesMessage bm = (BytesMessage) m;
+                byte[] buf = new byte[(int) bm.getBodyLength()];
+                bm.readBytes(buf);
+                d = "bytes:" + new String(buf, "UTF-8");
+            } else {
+                d = m.getClass().getSimpleName();
+            }
+            got.add(d + "|" + m.getStringProperty("color") + "|" + m.getJMSCorrelationID() + "|" + m.getJMSPriority()
+                    + "|" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
+        }
+        out("received", got);
+        c.close();
+    }
+
     // -- failover: driven step by step through stdin by the Python test -----------------------
     static void failover() throws Exception {
         java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
