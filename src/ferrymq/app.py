@@ -283,11 +283,13 @@ class BrokerApp:
             out.update({h.name: h.bound_port for h in self.http_servers})
             return {"listeners": out}
 
-        app = build_app(broker, authn, can_use_console=console_user, registry=make_registry(collector),
-                        metrics_public=cfg.metrics_public, started_at=started, info=info)
+        registry = make_registry(collector)
         for name, port in wanted:
             lc = cfg.listener_ports().get(name)
             host = (lc.bind if lc and lc.bind else None) or cfg.bind_address
+            app = build_app(broker, authn, can_use_console=console_user, registry=registry,
+                            metrics_public=cfg.metrics_public, started_at=started, info=info,
+                            allow=lc.allow if lc else ())
             srv = HttpServer(name, app, host, port, ssl_context=ssl_ctx if DEFAULT_PORTS[name][1] else None)
             await srv.start()
             self.http_servers.append(srv)

@@ -100,13 +100,20 @@ def test_https_listener_and_cli_insecure(tmp_path: Path) -> None:
     import ssl
     import urllib.request
 
+    # the plain listener only admits 10.9.0.0/16 (a security group); https admits everyone
+    config = "listeners:\n  http:\n    port: 1\n    allow: ['10.9.0.0/16']\n"
+    ports = {"stomp": free_port(), "https": free_port(), "http": free_port()}
     b = BrokerProcess(
         tmp_path / "data",
-        ("stomp", "https"),
-        ports={"stomp": free_port(), "https": free_port()},
+        ("stomp", "https", "http"),
+        ports=ports,
+        config=config,
         extra_args=("--self-signed",),
     ).start()
     try:
+        for path in ("/", "/api/broker", "/metrics"):
+            status, _, body = Http(ports["http"]).request("GET", path)
+            assert status == 403 and "allowed networks" in body["message"], path
         url = f"https://127.0.0.1:{b.ports['https']}"
         ctx = ssl.create_default_context()
         ctx.check_hostname = False

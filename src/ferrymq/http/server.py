@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ipaddress
 import json
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ class HttpContext:
     metrics_public: bool = False
     started_at: float = field(default_factory=time.time)
     info: Callable[[], dict[str, Any]] | None = None
+    #: CIDR allow rules of this listener (security groups); empty: everyone
+    allow: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(default_factory=list)
 
 
 CTX: web.AppKey[HttpContext] = web.AppKey("ferrymq", HttpContext)
@@ -160,6 +163,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def allow_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    nets = request.app[CTX].allow
+    if nets:
+        try:
+            ip = ipaddress.ip_address(request.remote or "")
+        except ValueError:
+            ip = None
+        if ip is None or not any(ip in net for net in nets):
+            log.warning("http: refused %s (not in the allowed networks)", request.remote)
+            return json_error(403, "forbidden", "your address is not in this listener's allowed networks")
+    return await handler(request)
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CTX]
     if not _needs_auth(request, ctx):
@@ -210,11 +227,14 @@ def build_app(
     metrics_public: bool = False,
     started_at: float | None = None,
     info: Callable[[], dict[str, Any]] | None = None,
+    allow: Sequence[str] = (),
 ) -> web.Application:
     """The aiohttp application: ``/api/...``, ``/metrics``, the console at ``/``."""
     from ferrymq.http.admin_api import add_routes
 
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[allow_middleware, error_middleware, auth_middleware], client_max_size=4 * 1024 * 1024
+    )
     app[CTX] = HttpContext(
         broker=broker,
         authenticator=authenticator,
@@ -223,6 +243,7 @@ def build_app(
         metrics_public=metrics_public,
         started_at=started_at if started_at is not None else time.time(),
         info=info,
+        allow=[ipaddress.ip_network(c, strict=False) for c in allow],
     )
     add_routes(app)
     app.router.add_get("/metrics", metrics_handler)
