@@ -210,7 +210,11 @@ class OpenWireAdapter(ProtocolAdapter):
         try:
             commands = self.parser.feed(data)
         except OpenWireCodecError as e:
-            self._pending.extend(getattr(e, "commands", ()) or ())
+            done = getattr(e, "commands", ()) or ()
+            # a WireFormatInfo the parser refused (bad magic) is not acted on
+            self._pending.extend(
+                c for c in done if self.parser.negotiated or type(c) is not spec.WireFormatInfo
+            )
             self._drain()
             self._fatal(e)
             return
@@ -512,9 +516,6 @@ class OpenWireAdapter(ProtocolAdapter):
         elif cmd.operation_type == DEST_REMOVE and dest.is_queue:
             self.broker.admin.delete_queue(dest)
         self._respond(cmd)
-
-    def _resolve(self, dest: DestinationName) -> DestinationName:
-        return dest
 
     # -- producing ----------------------------------------------------------------------------------
     def on_message(self, cmd: DataStructure) -> None:
