@@ -53,7 +53,14 @@ _ESC_10 = str.maketrans({"\n": " ", "\r": " "})
 
 def _escaper(version: str) -> Any:
     table = _ESC_12 if version == "1.2" else _ESC_11 if version == "1.1" else _ESC_10
-    return lambda s: s.translate(table)
+
+    def escape(s: str) -> str:
+        # most values need nothing: four substring tests are cheaper than translate()
+        if ":" in s or "\\" in s or "\n" in s or "\r" in s:
+            return s.translate(table)
+        return s
+
+    return escape
 
 
 class StompSubscription:
@@ -99,6 +106,7 @@ class StompAdapter(ProtocolAdapter):
         self.subs: dict[str, StompSubscription] = {}
         self._acks: dict[str, tuple[StompSubscription, int]] = {}
         self._temp: dict[tuple[str, str], DestinationName] = {}
+        self._dest_cache: dict[str, DestinationName] = {}
         now = time.monotonic()
         self._last_recv = now
         self._last_send = now
@@ -243,6 +251,9 @@ class StompAdapter(ProtocolAdapter):
 
     # -- helpers ---------------------------------------------------------------------------
     def _dest(self, text: str) -> DestinationName:
+        hit = self._dest_cache.get(text)
+        if hit is not None:
+            return hit
         kind, path, remote = parse_destination(text)
         if kind in (TEMP_QUEUE, TEMP_TOPIC) and not remote:
             key = (kind, path)
@@ -251,7 +262,10 @@ class StompAdapter(ProtocolAdapter):
                 assert self.conn is not None
                 name = self._temp[key] = self.conn.create_temp(kind, path)
             return name
-        return DestinationName(kind, path)
+        name = DestinationName(kind, path)
+        if len(self._dest_cache) < 256:
+            self._dest_cache[text] = name
+        return name
 
     def _tx(self, frame: Frame) -> Any:
         txid = frame.headers.get("transaction")

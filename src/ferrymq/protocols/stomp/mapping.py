@@ -93,11 +93,10 @@ def to_core(headers: dict[str, str], body: bytes, dest: DestinationName,
             kind, value = TEXT, body.decode("utf-8")
         except UnicodeDecodeError:
             kind, value = BYTES, body
-    props: dict[str, Any] = {}
-    for k, v in headers.items():
-        if k not in FRAME_HEADERS and not k.startswith("activemq."):
-            props[k] = v
-    persistent = headers.get("persistent", "false").lower() == "true"
+    props: dict[str, Any] = {k: v for k, v in headers.items()
+                             if k not in FRAME_HEADERS and not k.startswith("activemq.")}
+    get = headers.get
+    persistent = get("persistent") == "true" or get("persistent", "").lower() == "true"
     return Message(
         dest,
         value,
@@ -132,13 +131,10 @@ def encode_message_part(msg: Message, version: str, escape: Any) -> bytes:
     """The shared part of every MESSAGE frame for ``msg``: message headers, the blank line,
     the body and the NUL. Cached per message and version; per-delivery headers
     (subscription, ack, redelivered) are written in front of it by the adapter."""
-    h: list[tuple[str, str]] = [
-        ("destination", name_from_core(msg.destination)),
-        ("message-id", msg.message_id),
-        ("timestamp", str(msg.timestamp)),
-        ("expires", str(msg.expiration)),
-        ("priority", str(msg.priority)),
-    ]
+    # the numeric headers never need escaping
+    head = (f"destination:{escape(name_from_core(msg.destination))}\nmessage-id:{escape(msg.message_id)}\n"
+            f"timestamp:{msg.timestamp}\nexpires:{msg.expiration}\npriority:{msg.priority}\n")
+    h: list[tuple[str, str]] = []
     if msg.persistent:
         h.append(("persistent", "true"))
     if msg.correlation_id is not None:
@@ -181,7 +177,7 @@ def encode_message_part(msg: Message, version: str, escape: Any) -> bytes:
         need_length = True
     if need_length:
         h.append(("content-length", str(len(data))))
-    parts = []
+    parts = [head]
     for k, v in h:
         parts.append(escape(k))
         parts.append(":")
