@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -112,7 +113,7 @@ def ferrymq_protocols(exe: str) -> list[str]:
 def harness_protocols(listeners: Iterable[str]) -> list[str]:
     """Map ferrymq listener names onto the harness's protocol names (TLS ones have no harness)."""
     ls = set(listeners)
-    out = [p for p in ("stomp", "mqtt", "amqp", "openwire") if p in ls]
+    out: list[str] = [p for p in ("stomp", "mqtt", "amqp", "openwire") if p in ls]
     if "ws" in ls:
         out += [f"ws-{p}" for p in ("stomp", "mqtt") if p in ls]
     return out
@@ -406,6 +407,13 @@ def render(cache: Path, name: str, protocols: list[str] | None, out: Path) -> st
         ),
         default=0,
     )
+    meta_path = cache / "results" / "raw" / f"{name}.meta.json"
+    metas = json.loads(meta_path.read_text()) if meta_path.exists() else []
+    src = "; ".join(
+        f"{m['at']}: commit {m['commit']}"
+        + (f" plus uncommitted changes in {len(m['dirty_src'])} src files" if m["dirty_src"] else "")
+        for m in metas
+    )
     quick = any((r.get("params") or {}).get("count") in (30000, 10000) for r in results)
     head = [
         BEGIN,
@@ -415,6 +423,8 @@ def render(cache: Path, name: str, protocols: list[str] | None, out: Path) -> st
         f"Measured {started[0] if started else '?'} to {started[-1] if started else '?'}; "
         f"up to {reps} run(s) per cell{' (quick sizes)' if quick else ''}; raw results: "
         f"`results/raw/{name}-*.jsonl` in the harness cache folder.",
+        "",
+        f"ferrymq code measured: {src or 'not recorded'}.",
         "",
         "### Side by side (ferrymq ÷ anchor per row)",
         "",
@@ -438,6 +448,30 @@ def render(cache: Path, name: str, protocols: list[str] | None, out: Path) -> st
 
 
 # ------------------------------------------------------------------ main
+
+
+def source_state() -> dict[str, Any]:
+    """What ferrymq code was measured: the commit and the files changed in the working tree."""
+
+    def git(*cmd: str) -> str:
+        r = subprocess.run(["git", "-C", str(PROJECT), *cmd], capture_output=True, text=True)
+        return r.stdout.rstrip() if r.returncode == 0 else ""
+
+    dirty = [ln[3:] for ln in git("status", "--short", "--", "src").splitlines() if ln.strip()]
+    diff = git("diff", "HEAD", "--", "src").encode()
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty_src": dirty,
+        "diff_sha1": hashlib.sha1(diff).hexdigest()[:12] if diff else None,
+    }
+
+
+def write_meta(cache: Path, name: str, extra: dict[str, Any]) -> None:
+    path = cache / "results" / "raw" / f"{name}.meta.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs.append({"at": dt.datetime.now().isoformat(timespec="seconds"), **source_state(), **extra})
+    path.write_text(json.dumps(runs, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--repeat", str(a.repeat)] + (["--quick"] if a.quick else [])
     for x in a.loadgen_arg:
         common.append(f"--loadgen-arg={x}")
+    write_meta(cache, name, {"argv": sys.argv[1:], "loadavg": os.getloadavg()})
     creds = [f"--loadgen-arg=--user={a.user}", f"--loadgen-arg=--password={a.password}"]
     fq = Ferrymq(exe, a.port_base, listeners, a.user, a.password, cache / ".run" / "ferrymq")
     rc = 0
