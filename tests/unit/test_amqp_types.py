@@ -121,7 +121,7 @@ EXACT = [
     ([True, UInt(1)], "c00402415201"),
     ({}, "c10100"),
     ({Symbol("k"): None}, "c10502a3016b40"),
-    (Described(ULong(0x10), []), "00531045"),
+    (Described(ULong(0x99), []), "00539945"),
     (Described(Symbol("x:y"), "v"), "00a303783a79a10176"),
     (Array("symbol", [Symbol("a"), Symbol("bc")]), "e00702a3016102" + "6263"),
     (Array("uint", [1, 2]), "e0040252" + "0102"),
@@ -345,6 +345,9 @@ def test_subclasses_encode_like_their_base() -> None:
         "00",  # described without descriptor
         "9800",  # truncated uuid
         "7401",  # truncated decimal32
+        "f05e1aeb7333a42ced411fcc",  # array32 of 866M zero-width items claiming 1.5 GB
+        "e003024040",  # zero-width elements followed by bytes
+        "c0ff0140",  # list8 larger than the buffer
     ],
 )
 def test_malformed_values_raise_codec_error(hexbytes: str) -> None:
@@ -419,7 +422,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values)
 def test_hypothesis_roundtrip(value: Any) -> None:
     raw = encoded(value)

@@ -14,6 +14,7 @@ Fields flagged *multiple* decode to a ``list`` whether the peer sent one value o
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -21,9 +22,17 @@ from ferrymq.protocols.amqp.types import (
     FIELD_ENCODERS,
     AmqpCodecError,
     Array,
+    Byte,
     EncodedList,
+    Int,
+    Long,
+    Short,
     Symbol,
+    Timestamp,
+    UByte,
+    UInt,
     ULong,
+    UShort,
     _compound,
     _e_ulong,
     _encode,
@@ -111,9 +120,10 @@ class CompositeSpec:
         "slots",
         "defaults",
         "encoders",
-        "checks",
+        "decoders",
         "mandatory",
         "descriptor_bytes",
+        "getter",
     )
 
     def __init__(self, name: str, code: int, symbol: str, rows: Iterable[tuple[str, str, Any, str]]) -> None:
@@ -130,7 +140,14 @@ class CompositeSpec:
         self.defaults: tuple[Any, ...] = tuple(f.default for f in fields)
         self.mandatory: tuple[bool, ...] = tuple(f.mandatory for f in fields)
         self.encoders = tuple(_field_encoder(f) for f in fields)
-        self.checks = tuple(_field_check(f) for f in fields)
+        #: per field, for decoding: (attr, default, mandatory, exact types allowed or None,
+        #: normaliser or None)
+        self.decoders: tuple[tuple[str, Any, bool, frozenset[type] | None, Any], ...] = tuple(
+            (f.attr, f.default, f.mandatory, None if f.multiple else _PY_TYPES.get(f.type),
+             _normalise_multiple if f.multiple else None)
+            for f in fields
+        )  # fmt: skip
+        self.getter = operator.attrgetter(*self.slots) if self.slots else (lambda obj: ())
         head = bytearray(b"\x00")
         _e_ulong(code, head)
         self.descriptor_bytes = bytes(head)
@@ -171,57 +188,38 @@ def _field_encoder(f: FieldSpec) -> Any:
     return FIELD_ENCODERS.get(f.type, _enc_any)
 
 
-_PY_TYPES: dict[str, type | tuple[type, ...]] = {
-    "boolean": bool,
-    "ubyte": int,
-    "ushort": int,
-    "uint": int,
-    "ulong": int,
-    "int": int,
-    "long": int,
-    "timestamp": int,
-    "string": str,
-    "symbol": str,
-    "binary": bytes,
-    "fields": dict,
-    "map": dict,
-    "list": list,
+_INTS = frozenset((int, UByte, UShort, UInt, ULong, Byte, Short, Int, Long, Timestamp))
+_STRS = frozenset((str, Symbol))
+_MAPS = frozenset((dict,))
+#: exact Python types the decoder produces for each declared field type
+_PY_TYPES: dict[str, frozenset[type]] = {
+    "boolean": frozenset((bool,)),
+    "ubyte": _INTS,
+    "ushort": _INTS,
+    "uint": _INTS,
+    "ulong": _INTS,
+    "int": _INTS,
+    "long": _INTS,
+    "timestamp": _INTS,
+    "string": _STRS,
+    "symbol": _STRS,
+    "binary": frozenset((bytes,)),
+    "fields": _MAPS,
+    "map": _MAPS,
+    "list": frozenset((list,)),
 }
 
 
-def _field_check(f: FieldSpec) -> Any:
-    """None when any decoded value is fine, else a function value -> normalised value."""
-    if f.multiple:
-
-        def multi(v: Any) -> Any:
-            if isinstance(v, Array):
-                v = v.items
-            elif not isinstance(v, list):
-                v = [v]
-            for x in v:
-                if not isinstance(x, str):
-                    raise AmqpCodecError(f"field {f.name} must hold {f.type} values")
-            return v
-
-        return multi
-    pytype = _PY_TYPES.get(f.type)
-    if pytype is None:
-        return None
-    if pytype is int:
-
-        def check_int(v: Any) -> Any:
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise AmqpCodecError(f"field {f.name} must be {f.type}, got {type(v).__name__}")
-            return v
-
-        return check_int
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, pytype):
-            raise AmqpCodecError(f"field {f.name} must be {f.type}, got {type(v).__name__}")
-        return v
-
-    return check
+def _normalise_multiple(v: Any) -> list[Any]:
+    """A multiple symbol field: one value or an array of them, as a list."""
+    if isinstance(v, Array):
+        v = v.items
+    elif not isinstance(v, list):
+        v = [v]
+    for x in v:
+        if not isinstance(x, str):
+            raise AmqpCodecError("multiple symbol field holds a non-symbol")
+    return v
 
 
 # ---- the base class
@@ -273,24 +271,26 @@ class Composite:
         spec = cls.SPEC
         obj = cls.__new__(cls)
         setter = object.__setattr__
-        n = len(value)
-        for i, attr in enumerate(spec.slots):
-            v = value[i] if i < n else None
+        missing = len(spec.slots) - len(value)
+        if missing > 0:
+            value = value + [None] * missing
+        for (attr, default, mandatory, types, normalise), v in zip(spec.decoders, value, strict=False):
             if v is None:
-                if spec.mandatory[i]:
-                    raise AmqpCodecError(f"{spec.symbol}: mandatory field {spec.fields[i].name} is missing")
-                v = spec.defaults[i]
-            else:
-                check = spec.checks[i]
-                if check is not None:
-                    v = check(v)
+                if mandatory:
+                    raise AmqpCodecError(f"{spec.symbol}: mandatory field {attr} is missing")
+                v = default
+            elif types is not None:
+                if type(v) not in types:
+                    raise AmqpCodecError(f"{spec.symbol}: field {attr} has the wrong type {type(v).__name__}")
+            elif normalise is not None:
+                v = normalise(v)
             setter(obj, attr, v)
         return obj
 
     def encoded_list(self) -> EncodedList:
         """The fields as an encoded list body (count, content)."""
         spec = self.SPEC
-        values = [getattr(self, a) for a in spec.slots]
+        values = spec.getter(self) if len(spec.slots) > 1 else [getattr(self, a) for a in spec.slots]
         count = len(values)
         defaults = spec.defaults
         while count and (values[count - 1] is None or values[count - 1] == defaults[count - 1]):

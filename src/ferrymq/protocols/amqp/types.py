@@ -283,10 +283,18 @@ def register_described(descriptors: Iterable[Any], converter: Callable[[Any], An
     """Make decoding of a described value with one of ``descriptors`` call ``converter(value)``."""
     for d in descriptors:
         _DESCRIBED[d] = converter
+        if type(d) is ULong and d < 256:
+            _DESCRIBED_SMALL[d] = converter
 
 
-_UINT0 = UInt(0)
-_ULONG0 = ULong(0)
+# one-byte values are shared instances (they are immutable)
+_UBYTES = [UByte(i) for i in range(256)]
+_UINTS = [UInt(i) for i in range(256)]
+_ULONGS = [ULong(i) for i in range(256)]
+_UINT0 = _UINTS[0]
+_ULONG0 = _ULONGS[0]
+#: converters for smallulong descriptors, indexed by code (the common case on the wire)
+_DESCRIBED_SMALL: list[Callable[[Any], Any] | None] = [None] * 256
 
 
 def _fail(msg: str) -> AmqpCodecError:
@@ -313,7 +321,7 @@ def _d_bool(b: Any, p: int) -> tuple[Any, int]:
 
 
 def _d_ubyte(b: Any, p: int) -> tuple[Any, int]:
-    return UByte(b[p]), p + 1
+    return _UBYTES[b[p]], p + 1
 
 
 def _d_ushort(b: Any, p: int) -> tuple[Any, int]:
@@ -325,7 +333,7 @@ def _d_uint(b: Any, p: int) -> tuple[Any, int]:
 
 
 def _d_smalluint(b: Any, p: int) -> tuple[Any, int]:
-    return UInt(b[p]), p + 1
+    return _UINTS[b[p]], p + 1
 
 
 def _d_uint0(b: Any, p: int) -> tuple[Any, int]:
@@ -337,7 +345,7 @@ def _d_ulong(b: Any, p: int) -> tuple[Any, int]:
 
 
 def _d_smallulong(b: Any, p: int) -> tuple[Any, int]:
-    return ULong(b[p]), p + 1
+    return _ULONGS[b[p]], p + 1
 
 
 def _d_ulong0(b: Any, p: int) -> tuple[Any, int]:
@@ -464,6 +472,8 @@ def _decode(b: Any, p: int) -> tuple[Any, int]:
 
 
 def _list_items(b: Any, q: int, count: int, end: int) -> tuple[list[Any], int]:
+    if end > len(b):
+        raise _fail("truncated compound value")
     if count > end - q:
         raise _fail("compound count larger than its size")
     items: list[Any] = []
@@ -525,6 +535,8 @@ _MAX_ZERO_WIDTH_ITEMS = 65536
 
 
 def _array_items(b: Any, q: int, count: int, end: int) -> tuple[Any, int]:
+    if end > len(b):
+        raise _fail("truncated array")
     code = b[q]
     q += 1
     descriptor = None
@@ -535,7 +547,11 @@ def _array_items(b: Any, q: int, count: int, end: int) -> tuple[Any, int]:
     fn = _DEC[code]
     if fn is None or code == 0x00:
         raise _fail(f"invalid array element constructor 0x{code:02x}")
-    if count > end - q and (code not in _ZERO_WIDTH or count > _MAX_ZERO_WIDTH_ITEMS):
+    if code in _ZERO_WIDTH:
+        # elements take no bytes: nothing may follow the constructor, and the count is capped
+        if q != end or count > _MAX_ZERO_WIDTH_ITEMS:
+            raise _fail("invalid array of zero-width elements")
+    elif count > end - q:
         raise _fail("array count larger than its size")
     items: list[Any] = []
     append = items.append
@@ -568,6 +584,11 @@ def _d_array32(b: Any, p: int) -> tuple[Any, int]:
 
 
 def _d_described(b: Any, p: int) -> tuple[Any, int]:
+    if b[p] == 0x53:  # smallulong descriptor: performatives, sections, outcomes
+        conv = _DESCRIBED_SMALL[b[p + 1]]
+        if conv is not None:
+            value, p = _decode(b, p + 2)
+            return conv(value), p
     descriptor, p = _decode(b, p)
     value, p = _decode(b, p)
     if type(descriptor) in (ULong, Symbol):
