@@ -230,6 +230,7 @@ class Composite:
 
     __slots__ = ()
     SPEC: ClassVar[CompositeSpec]
+    _decode_fields: ClassVar[Any]
     _BY_CODE: ClassVar[dict[int, type[Composite]]] = {}
 
     if TYPE_CHECKING:  # field attributes come from the table
@@ -244,7 +245,8 @@ class Composite:
         if spec is None:
             return
         Composite._BY_CODE[spec.code] = cls
-        register_described((ULong(spec.code), spec.symbol), cls.from_value)
+        cls._decode_fields = staticmethod(_compile_decoder(cls, spec))
+        register_described((ULong(spec.code), spec.symbol), cls._decode_fields)
         register_encoder(cls, _encode_composite)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -266,26 +268,7 @@ class Composite:
     @classmethod
     def from_value(cls, value: Any) -> Any:
         """Build from the decoded described value (a list of fields)."""
-        if not isinstance(value, list):
-            raise AmqpCodecError(f"{cls.SPEC.symbol} must be a list, got {type(value).__name__}")
-        spec = cls.SPEC
-        obj = cls.__new__(cls)
-        setter = object.__setattr__
-        missing = len(spec.slots) - len(value)
-        if missing > 0:
-            value = value + [None] * missing
-        for (attr, default, mandatory, types, normalise), v in zip(spec.decoders, value, strict=False):
-            if v is None:
-                if mandatory:
-                    raise AmqpCodecError(f"{spec.symbol}: mandatory field {attr} is missing")
-                v = default
-            elif types is not None:
-                if type(v) not in types:
-                    raise AmqpCodecError(f"{spec.symbol}: field {attr} has the wrong type {type(v).__name__}")
-            elif normalise is not None:
-                v = normalise(v)
-            setter(obj, attr, v)
-        return obj
+        return cls._decode_fields(value)
 
     def encoded_list(self) -> EncodedList:
         """The fields as an encoded list body (count, content)."""
@@ -338,6 +321,53 @@ def _encode_composite(obj: Composite, out: bytearray) -> None:
         out.append(0x45)
     else:
         _compound(out, body.count, body.content, 0xC0, 0xD0)
+
+
+def _compile_decoder(cls: type[Composite], spec: CompositeSpec) -> Any:
+    """Generate ``decode(value) -> instance`` for one table row as straight-line code (one
+    block per field: take it or its default, check mandatory and type), the way dataclasses
+    generate ``__init__``; this is the hot path for every received frame."""
+    symbol = str(spec.symbol)
+
+    def not_a_list(value: Any) -> AmqpCodecError:
+        return AmqpCodecError(f"{symbol} must be a list, got {type(value).__name__}")
+
+    def missing(i: int) -> AmqpCodecError:
+        return AmqpCodecError(f"{symbol}: mandatory field {spec.fields[i].name} is missing")
+
+    def wrong(i: int, v: Any) -> AmqpCodecError:
+        return AmqpCodecError(f"{symbol}: field {spec.fields[i].name} has the wrong type {type(v).__name__}")
+
+    ns: dict[str, Any] = {
+        "_cls": cls, "_new": object.__new__, "_list": list, "_not_a_list": not_a_list,
+        "_missing": missing, "_wrong": wrong,
+    }  # fmt: skip
+    lines = [
+        "def decode(value):",
+        "    if not isinstance(value, _list):",
+        "        raise _not_a_list(value)",
+        "    n = len(value)",
+        "    obj = _new(_cls)",
+    ]
+    for i, (attr, default, mandatory, types, normalise) in enumerate(spec.decoders):
+        ns[f"_d{i}"] = default
+        ns[f"_t{i}"] = types
+        ns[f"_n{i}"] = normalise
+        lines.append(f"    v = value[{i}] if n > {i} else None")
+        lines.append("    if v is None:")
+        lines.append(f"        raise _missing({i})" if mandatory else f"        v = _d{i}")
+        if types is not None:
+            lines.append(f"    elif type(v) not in _t{i}:")
+            lines.append(f"        raise _wrong({i}, v)")
+        elif normalise is not None:
+            lines.append("    else:")
+            lines.append(f"        v = _n{i}(v)")
+        lines.append(f"    obj.{attr} = v")
+    lines.append("    return obj")
+    exec("\n".join(lines), ns)  # noqa: S102 - source built only from the table above
+    decode = ns["decode"]
+    decode.__qualname__ = f"{cls.__name__}._decode_fields"
+    return decode
 
 
 class Performative(Composite):
