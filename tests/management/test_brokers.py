@@ -193,15 +193,42 @@ def test_active_standby_runs_two_instances_on_one_store(svc: Service) -> None:
     assert files[0]["data_dir"] == files[1]["data_dir"]
 
 
-@pytest.mark.xfail(
-    reason="`ferrymq serve` does not take the store lease yet: both instances serve", strict=False
-)
-def test_standby_does_not_serve_while_active_lives(svc: Service) -> None:
+def test_standby_does_not_serve_while_active_lives_and_takes_over(svc: Service) -> None:
     bid, pw, desc = new_broker(
         svc, "real-lease", DeploymentMode="ACTIVE_STANDBY_MULTI_AZ", HostInstanceType="mq.m5.large"
     )
     serving = [accepts(stomp_port(desc, n)) for n in (0, 1)]
     assert sorted(serving) == [False, True]
+    active = serving.index(True)
+    conn = login(stomp_port(desc, active), "admin", pw)
+    conn.send("/queue/ha", "kept", headers={"persistent": "true"}, receipt="r")
+    time.sleep(0.5)
+    conn.disconnect()
+    # kill the active instance: the standby takes the store lease and serves
+    cfg = yaml.safe_load((svc.data_dir / "brokers" / bid / "instance-1.yaml").read_text())
+    from pathlib import Path
+
+    holder = int((Path(cfg["data_dir"]) / "store.lock").read_text().strip())
+    assert holder in broker_pids(svc, bid)
+    psutil.Process(holder).kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not accepts(stomp_port(desc, 1 - active)):
+        time.sleep(0.1)
+    assert accepts(stomp_port(desc, 1 - active)), "the standby did not take over"
+    got: list[str] = []
+
+    class Listener(stomp.ConnectionListener):
+        def on_message(self, frame: Any) -> None:
+            got.append(frame.body)
+
+    conn2 = login(stomp_port(desc, 1 - active), "admin", pw)
+    conn2.set_listener("l", Listener())
+    conn2.subscribe("/queue/ha", id="1", ack="auto")
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    conn2.disconnect()
+    assert got == ["kept"]
 
 
 def test_tls_brokers_advertise_amazon_mq_schemes(service_factory: Callable[..., Service]) -> None:
