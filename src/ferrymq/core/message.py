@@ -115,6 +115,9 @@ class Message:
 
 
 def _estimate_size(body: Any) -> int:
+    t = type(body)
+    if t is bytes or t is str:
+        return len(body)
     if isinstance(body, bytes | bytearray | memoryview | str):
         return len(body)
     if isinstance(body, dict):
