@@ -158,6 +158,14 @@ def configure_destinations(broker: Broker, cfg: BrokerConfig) -> None:
             dest = DestinationName("queue", f.queue) if f.queue is not None else DestinationName("topic", f.topic or "")
             targets.append((dest, broker.compile_selector(f.selector) if f.selector else None))
         broker.composites[key] = (comp.forward_only, targets)
+    for uri in cfg.destinations:  # pre-created destinations
+        kind, _, path = uri.partition("://")
+        if not path:
+            kind, path = "queue", uri
+        if kind == "queue":
+            broker._queue(path, create=True)
+        elif kind == "topic":
+            broker._topic(path)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ferrymq.config.schema import parse_config
-from ferrymq.service.xmlconfig import DEFAULT_XML, XmlConfigError, default_data, sanitize, translate
+from ferrymq.config.activemq_xml import DEFAULT_XML, XmlConfigError, default_data, sanitize, translate
 
 NS = "http://activemq.apache.org/schema/core"
 

@@ -179,6 +179,9 @@ class BrokerConfig(_Model):
     policies: list[PolicyConfig] = Field(default_factory=list)
     authorization: list[AuthorizationConfig] = Field(default_factory=list)
     destinations: list[str] = Field(default_factory=list)
+    #: an ActiveMQ activemq.xml (Amazon MQ's permitted subset): its policy entries,
+    #: authorization entries, destinations and composite destinations are added to the above
+    activemq_xml: str | None = None
     composite_destinations: list[CompositeConfig] = Field(default_factory=list)
     virtual_topic_prefix: str = "VirtualTopic."
     #: bytes of messages the broker holds in memory before producers are slowed (ActiveMQ's
@@ -248,4 +251,29 @@ def load_config(path: str | Path | None) -> BrokerConfig:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{p}:{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    return parse_config(data, str(p))
+    cfg = parse_config(data, str(p))
+    if cfg.activemq_xml:
+        cfg = merge_activemq_xml(cfg, (p.parent / cfg.activemq_xml), str(p))
+    return cfg
+
+
+def merge_activemq_xml(cfg: BrokerConfig, xml_path: Path, source: str) -> BrokerConfig:
+    """Read an activemq.xml and add what ferrymq applies from it to ``cfg``."""
+    from ferrymq.config.activemq_xml import XmlConfigError, sanitize, translate
+
+    try:
+        raw = xml_path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{source}: activemq_xml: cannot read {xml_path}: {e.strerror}") from None
+    import base64
+
+    try:
+        sanitized = sanitize(base64.b64encode(raw).decode())
+        extra = translate(sanitized.xml)
+    except (XmlConfigError, ValueError) as e:
+        raise ConfigError(f"{source}: activemq_xml: {xml_path}: {e}") from None
+    data = cfg.model_dump(exclude_none=True)
+    for key in ("policies", "authorization", "destinations", "composite_destinations"):
+        data[key] = list(data.get(key, [])) + list(extra.get(key, []))
+    data.pop("activemq_xml", None)
+    return parse_config(data, f"{source} + {xml_path.name}")

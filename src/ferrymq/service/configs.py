@@ -6,12 +6,12 @@ import base64
 import uuid
 from typing import Any
 
+from ferrymq.config.activemq_xml import XmlConfigError, default_data, sanitize, translate
 from ferrymq.http.mq_api import bad_request, conflict, not_found
 from ferrymq.service import validate as v
 from ferrymq.service.catalog import DEFAULT_ENGINE_VERSION, ENGINE, ENGINE_VERSIONS
 from ferrymq.service.db import RevisionRow, ServiceDB
 from ferrymq.service.timefmt import now_iso
-from ferrymq.service.xmlconfig import XmlConfigError, default_data, sanitize, translate
 
 MAX_REVISIONS = 300
 

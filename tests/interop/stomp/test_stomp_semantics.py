@@ -265,3 +265,58 @@ def test_dlq_contents_survive_restart(tmp_path: Path) -> None:
     assert d.body == "to dlq" and d.headers["original-destination"] == "/queue/dlqr"
     c.disconnect()
     b.kill()
+
+
+XML = """<?xml version="1.0" encoding="UTF-8"?>
+<broker xmlns="http://activemq.apache.org/schema/core" schedulerSupport="true">
+  <destinationPolicy>
+    <policyMap>
+      <policyEntries>
+        <policyEntry queue="xml.>">
+          <deadLetterStrategy>
+            <individualDeadLetterStrategy queuePrefix="DEAD." />
+          </deadLetterStrategy>
+        </policyEntry>
+      </policyEntries>
+    </policyMap>
+  </destinationPolicy>
+  <destinations>
+    <queue physicalName="precreated.q" />
+  </destinations>
+  <destinationInterceptors>
+    <virtualDestinationInterceptor>
+      <virtualDestinations>
+        <compositeQueue name="xml.fan" forwardOnly="true">
+          <forwardTo>
+            <queue physicalName="xml.fan.a" />
+            <filteredDestination selector="kind = 'b'" queue="xml.fan.b" />
+          </forwardTo>
+        </compositeQueue>
+      </virtualDestinations>
+    </virtualDestinationInterceptor>
+  </destinationInterceptors>
+  <plugins><bogusPlugin/></plugins>
+</broker>
+"""
+
+
+def test_activemq_xml_policies_composites_and_destinations(tmp_path: Path) -> None:
+    (tmp_path / "activemq.xml").write_text(XML)
+    b = BrokerProcess(tmp_path / "data", ("stomp",), config=f"activemq_xml: {tmp_path / 'activemq.xml'}\n").start()
+    c, col = connect(b.port)
+    c.subscribe("/queue/xml.orders", id="s", ack="client-individual")
+    c.send("/queue/xml.orders", "bad", headers={"persistent": "true"})
+    (m,) = col.wait_messages(1)
+    c.nack(m.headers["ack"])
+    c.subscribe("/queue/DEAD.xml.orders", id="d", ack="auto")
+    assert col.wait_messages(2)[1].body == "bad"
+    c.send("/queue/xml.fan", "to a", headers={"kind": "a"})
+    c.send("/queue/xml.fan", "to both", headers={"kind": "b"}, receipt="r")
+    col.wait_receipt("r")
+    c.subscribe("/queue/xml.fan.a", id="fa", ack="auto")
+    c.subscribe("/queue/xml.fan.b", id="fb", ack="auto")
+    got = col.wait_messages(5)[2:]
+    assert sorted((m.headers["destination"], m.body) for m in got) == [
+        ("/queue/xml.fan.a", "to a"), ("/queue/xml.fan.a", "to both"), ("/queue/xml.fan.b", "to both")]
+    c.disconnect()
+    b.kill()

@@ -449,7 +449,35 @@ def translate(xml_text: str) -> dict[str, Any]:
             phys = d.attrib.get("physicalName")
             if name in ("queue", "topic") and phys:
                 destinations.append(f"{name}://{phys}")
-    return {"policies": policies, "authorization": authorization, "destinations": destinations}
+    composites: list[dict[str, Any]] = []
+    for kind in ("queue", "topic"):
+        for comp in _children(root, "composite" + kind.capitalize()):
+            a = comp.attrib
+            name = a.get("name")
+            if not name:
+                continue
+            targets: list[dict[str, Any]] = []
+            holder = comp.find(_Q + "forwardTo")
+            for t in holder if holder is not None else []:
+                if not isinstance(t.tag, str):
+                    continue
+                _, tname = _local(t.tag)
+                ta = t.attrib
+                if tname in ("queue", "topic") and ta.get("physicalName"):
+                    targets.append({tname: ta["physicalName"]})
+                elif tname == "filteredDestination" and (ta.get("queue") or ta.get("topic")):
+                    tgt: dict[str, Any] = {"queue": ta["queue"]} if ta.get("queue") else {"topic": ta["topic"]}
+                    if ta.get("selector"):
+                        tgt["selector"] = ta["selector"]
+                    targets.append(tgt)
+            if targets:
+                forward_only = _bool(a.get("forwardOnly"))
+                composites.append({kind: name, "forward_only": True if forward_only is None else forward_only,
+                                   "forward_to": targets})
+    out: dict[str, Any] = {"policies": policies, "authorization": authorization, "destinations": destinations}
+    if composites:
+        out["composite_destinations"] = composites
+    return out
 
 
 DEFAULT_XML = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
