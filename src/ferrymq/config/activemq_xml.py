@@ -453,8 +453,8 @@ def translate(xml_text: str) -> dict[str, Any]:
     for kind in ("queue", "topic"):
         for comp in _children(root, "composite" + kind.capitalize()):
             a = comp.attrib
-            name = a.get("name")
-            if not name:
+            comp_name = a.get("name")
+            if not comp_name:
                 continue
             targets: list[dict[str, Any]] = []
             holder = comp.find(_Q + "forwardTo")
@@ -472,7 +472,7 @@ def translate(xml_text: str) -> dict[str, Any]:
                     targets.append(tgt)
             if targets:
                 forward_only = _bool(a.get("forwardOnly"))
-                composites.append({kind: name, "forward_only": True if forward_only is None else forward_only,
+                composites.append({kind: comp_name, "forward_only": True if forward_only is None else forward_only,
                                    "forward_to": targets})
     out: dict[str, Any] = {"policies": policies, "authorization": authorization, "destinations": destinations}
     if composites:

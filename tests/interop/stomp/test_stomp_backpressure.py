@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from stomp_util import connect
+
 from support import BrokerProcess
 
 
