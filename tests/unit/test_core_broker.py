@@ -348,3 +348,28 @@ def test_admin_redrive_moves_dlq_back(tmp_path: Path) -> None:
         assert q is not None and [e.message.body for e in q.iter_entries()] == ["poison"]
         assert "originalDestination" not in q.iter_entries()[0].message.properties
     run(tmp_path, body)
+
+
+def test_redelivery_delay_with_exponential_backoff(tmp_path: Path) -> None:
+    import time
+
+    pm = PolicyMap(DestinationPolicy(initial_redelivery_delay_ms=200, use_exponential_backoff=True,
+                                     redelivery_backoff_multiplier=2.0, max_redeliveries=5))
+
+    async def body(b: Broker) -> None:
+        s = b.connect(None, P, "test").open_session()
+        s.send(msg("retry"))
+        sink = Sink()
+        sub = s.subscribe(SubscriptionSpec(Q), sink)
+        await settle()
+        times = []
+        for _ in range(2):
+            t0 = time.monotonic()
+            n = len(sink.got)
+            s.settle(sub, [sink.got[-1].tag], MODIFIED)
+            while len(sink.got) == n:
+                await asyncio.sleep(0.01)
+            times.append(time.monotonic() - t0)
+        assert 0.18 <= times[0] < 0.35  # 200 ms
+        assert 0.38 <= times[1] < 0.6  # 200 ms x 2
+    run(tmp_path, body, pm)

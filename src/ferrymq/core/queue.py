@@ -197,6 +197,8 @@ class Queue:
             owner = self.groups.get(gid)
             if owner is not None:
                 if owner in cons and owner.accepts(msg):
+                    if msg.group_seq == -1:  # JMSXGroupSeq -1 closes the group
+                        del self.groups[gid]
                     return owner
                 return None
         n = len(cons)

@@ -320,3 +320,42 @@ def test_activemq_xml_policies_composites_and_destinations(tmp_path: Path) -> No
         ("/queue/xml.fan.a", "to a"), ("/queue/xml.fan.a", "to both"), ("/queue/xml.fan.b", "to both")]
     c.disconnect()
     b.kill()
+
+
+def test_message_groups_and_exclusive_consumers(broker: BrokerProcess) -> None:
+    q = f"/queue/groups.{uid()}"
+    a, acol = connect(broker.port)
+    b, bcol = connect(broker.port)
+    a.subscribe(q, id="a", ack="auto", receipt="ra")
+    b.subscribe(q, id="b", ack="auto", receipt="rb")
+    acol.wait_receipt("ra")
+    bcol.wait_receipt("rb")
+    p, pc = connect(broker.port)
+    for i in range(12):
+        p.send(q, f"{i}", headers={"JMSXGroupID": "G1" if i % 3 else "G2"})
+    p.send(q, "end", headers={"JMSXGroupID": "G1"}, receipt="r")
+    pc.wait_receipt("r")
+    time.sleep(0.5)
+    g1 = {"a" if m in acol.messages else "b" for m in acol.messages + bcol.messages
+          if m.body != "end" and int(m.body) % 3}
+    assert len(g1) == 1, "group G1 went to more than one consumer"
+    assert len(acol.messages) + len(bcol.messages) == 13
+    for x in (a, b):
+        x.disconnect()
+    ex = f"/queue/excl.{uid()}"
+    n, ncol = connect(broker.port)
+    e, ecol = connect(broker.port)
+    n.subscribe(ex, id="n", ack="auto", receipt="rn")
+    e.subscribe(ex, id="e", ack="auto", headers={"activemq.exclusive": "true"}, receipt="re")
+    ncol.wait_receipt("rn")
+    ecol.wait_receipt("re")
+    for i in range(10):
+        p.send(ex, f"x{i}")
+    ecol.wait_messages(10)
+    assert ncol.quiet(0.3) == 0
+    e.disconnect()  # the exclusive consumer leaves: the other takes over
+    p.send(ex, "after", receipt="r2")
+    assert [m.body for m in ncol.wait_messages(1)] == ["after"]
+    for x in (n, p):
+        x.disconnect()
+
