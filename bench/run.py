@@ -270,6 +270,7 @@ METRICS: list[Metric] = [
     ("queue msg/s", "queue", lambda r: r.get("msgs_per_s"), True, 0),
     ("queue persistent msg/s", "queue-p", lambda r: r.get("msgs_per_s"), True, 0),
     ("fan-out 1→4 deliveries/s", "fanout", lambda r: r.get("msgs_per_s"), True, 0),
+    ("fan-out deliveries lost", "fanout", lambda r: r.get("lost"), False, 0),
     ("latency p50 µs (1000 msg/s)", "latency", _lat("p50"), False, 0),
     ("latency p99 µs", "latency", _lat("p99"), False, 0),
     ("persistent latency p50 µs", "latency-p", _lat("p50"), False, 0),
