@@ -61,6 +61,12 @@ def _openwire_factory(ctx: AdapterContext) -> ProtocolAdapter:
     return OpenWireAdapter(ctx)
 
 
+def _amqp_factory(ctx: AdapterContext) -> ProtocolAdapter:
+    from ferrymq.protocols.amqp.adapter import AmqpAdapter
+
+    return AmqpAdapter(ctx)
+
+
 #: protocol listener name -> adapter factory; a protocol lands here when its adapter does
 ADAPTERS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
     "stomp": _stomp_factory,
@@ -69,6 +75,8 @@ ADAPTERS: dict[str, Callable[[AdapterContext], ProtocolAdapter]] = {
     "mqtt-ssl": _mqtt_factory,
     "openwire": _openwire_factory,
     "openwire-ssl": _openwire_factory,
+    "amqp": _amqp_factory,
+    "amqp-ssl": _amqp_factory,
     # WebSocket listeners: the adapter for a client that offers no subprotocol; the
     # subprotocol picks the adapter otherwise (WS_SUBPROTOCOLS)
     "ws": _stomp_factory,

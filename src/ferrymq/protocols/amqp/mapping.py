@@ -1,0 +1,448 @@
+"""AMQP 1.0 messages and addresses to and from the core's message and names, as ActiveMQ's
+``jms`` transformer maps them (docs/mapping.md, AMQP section).
+
+Addresses: ``queue://a``, ``topic://a``, ``temp-queue://a``, ``temp-topic://a``; a bare
+name is a queue unless the terminus carries the ``topic`` (or ``temporary-*``) capability.
+
+Messages: the header gives durability, priority and ttl; the properties section the JMS
+headers; application-properties the JMS properties; the body section the JMS type (data ->
+bytes, amqp-value string/binary/map/list/null -> text/bytes/map/stream/empty,
+amqp-sequence -> stream). Every message is encoded once from the core fields (cached per
+message: message-annotations and the bare message); each delivery writes its own header
+(delivery-count) in front of the cached bytes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from ferrymq.core import (
+    BYTES,
+    EMPTY,
+    MAP,
+    OBJECT,
+    QUEUE,
+    STREAM,
+    TEMP_QUEUE,
+    TEMP_TOPIC,
+    TEXT,
+    TOPIC,
+    DestinationName,
+    InvalidRequest,
+    Message,
+    validate_path,
+)
+from ferrymq.protocols.amqp.message import (
+    BODY_DATA,
+    BODY_NONE,
+    BODY_SEQUENCE,
+    BODY_VALUE,
+    AmqpMessage,
+    Header,
+    Properties,
+    decode_message,
+    encode_message,
+)
+from ferrymq.protocols.amqp.types import (
+    Byte,
+    Int,
+    Long,
+    Short,
+    Symbol,
+    Timestamp,
+    UByte,
+    UInt,
+    ULong,
+)
+
+#: encode_cache key: (message-annotations + bare message) bytes of a core message
+CACHE_KEY = ("amqp", "rest")
+#: encode_cache key: the whole payload for a first delivery (header with delivery-count 0)
+CACHE_FIRST = ("amqp", "first")
+
+PREFIXES = (
+    ("queue://", QUEUE),
+    ("topic://", TOPIC),
+    ("temp-queue://", TEMP_QUEUE),
+    ("temp-topic://", TEMP_TOPIC),
+)
+CAPABILITY_KINDS = {
+    "queue": QUEUE,
+    "topic": TOPIC,
+    "temporary-queue": TEMP_QUEUE,
+    "temporary-topic": TEMP_TOPIC,
+}
+KIND_CAPABILITY = {v: Symbol(k) for k, v in CAPABILITY_KINDS.items()}
+
+JMS_DEST = Symbol("x-opt-jms-dest")
+JMS_REPLY_TO = Symbol("x-opt-jms-reply-to")
+JMS_MSG_TYPE = Symbol("x-opt-jms-msg-type")
+DELIVERY_TIME = Symbol("x-opt-delivery-time")
+DELIVERY_DELAY = Symbol("x-opt-delivery-delay")
+#: x-opt-jms-dest / x-opt-jms-reply-to values
+DEST_TYPES = {QUEUE: 0, TOPIC: 1, TEMP_QUEUE: 2, TEMP_TOPIC: 3}
+DEST_KINDS = {v: k for k, v in DEST_TYPES.items()}
+#: x-opt-jms-msg-type values (qpid-jms): message, object, map, bytes, stream, text
+MSG_TYPES = {0: EMPTY, 1: OBJECT, 2: MAP, 3: BYTES, 4: STREAM, 5: TEXT}
+
+JMS_AMQP = "JMS_AMQP_"
+MA_PREFIX = "JMS_AMQP_MA_"
+CONTENT_ENCODING = "JMS_AMQP_ContentEncoding"
+REPLY_TO_GROUP_ID = "JMS_AMQP_ReplyToGroupID"
+FIRST_ACQUIRER = "JMS_AMQP_FirstAcquirer"
+SERIALIZED_JAVA = Symbol("application/x-java-serialized-object")
+
+
+# -- addresses --------------------------------------------------------------------------------
+def name_to_core(address: Any, capabilities: list[Any] | None = None,
+                 default_kind: str | None = None) -> DestinationName:
+    """A terminus address (with its capabilities) to a core name; ActiveMQ's rules."""
+    if not isinstance(address, str) or not address:
+        raise InvalidRequest("the terminus has no address")
+    kind = None
+    path = address
+    for prefix, k in PREFIXES:
+        if address.startswith(prefix):
+            kind, path = k, address[len(prefix):]
+            break
+    if kind is None:
+        kind = default_kind
+        if capabilities:
+            for cap in capabilities:
+                k2 = CAPABILITY_KINDS.get(str(cap))
+                if k2 is not None:
+                    kind = k2
+                    break
+        if kind is None:
+            kind = QUEUE
+    why = validate_path(path)
+    if why:
+        raise InvalidRequest(why)
+    return DestinationName(kind, path)
+
+
+def name_from_core(dest: DestinationName) -> str:
+    """The qualified name ActiveMQ puts in terminus addresses, ``to`` and ``reply-to``."""
+    return f"{dest.kind}://{dest.path}"
+
+
+# -- ids ----------------------------------------------------------------------------------------
+def id_to_core(value: Any, message_id: bool) -> str | None:
+    """An AMQP message-id/correlation-id (string, uuid, ulong, binary) as a JMS id string;
+    the type survives in a prefix so the way back restores it (ActiveMQ's encoding)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if message_id and not value.startswith("ID:"):
+            return "ID:AMQP_NO_PREFIX:" + value
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return f"ID:AMQP_UUID:{value}"
+    if isinstance(value, bytes):
+        return "ID:AMQP_BINARY:" + value.hex().upper()
+    if isinstance(value, int):
+        return f"ID:AMQP_ULONG:{int(value)}"
+    return str(value)
+
+
+def id_from_core(text: str) -> Any:
+    if not text.startswith("ID:AMQP_"):
+        return text
+    rest = text[8:]
+    try:
+        if rest.startswith("NO_PREFIX:"):
+            return rest[10:]
+        if rest.startswith("UUID:"):
+            return uuid.UUID(rest[5:])
+        if rest.startswith("ULONG:"):
+            return ULong(int(rest[6:]))
+        if rest.startswith("BINARY:"):
+            return bytes.fromhex(rest[7:])
+        if rest.startswith("STRING:"):
+            return rest[7:]
+    except ValueError:
+        pass
+    return text
+
+
+# -- AMQP -> core -------------------------------------------------------------------------------
+_SIGNED = (Byte, Short, Int, Long)
+
+
+def _prop_value(v: Any) -> Any:
+    """An application property as a JMS property value (plain Python types)."""
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        # JMS has byte/short/int/long: keep those AMQP types so AMQP consumers see them again
+        return v if type(v) in _SIGNED else int(v)
+    if isinstance(v, float):
+        return v
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v)
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    return str(v)
+
+
+def _body_value(v: Any) -> Any:
+    """A map or list body item as a plain Python value (recursively)."""
+    if isinstance(v, dict):
+        return {str(k): _body_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_body_value(x) for x in v]
+    return _prop_value(v)
+
+
+def _reply_to(value: Any, kind_code: Any) -> DestinationName | None:
+    if not isinstance(value, str) or not value:
+        return None
+    default = DEST_KINDS.get(int(kind_code)) if isinstance(kind_code, int) else None
+    try:
+        return name_to_core(value, None, default)
+    except InvalidRequest:
+        return None
+
+
+def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Message:
+    """A transfer payload as a core message. ``dest`` None is the anonymous relay: the
+    message's ``to`` names the destination. Raises AmqpCodecError for bad bytes and
+    InvalidRequest when the message has no usable destination."""
+    data = bytes(payload)
+    am = decode_message(data)
+    props_out: dict[str, Any] = {}
+    h = am.header
+    p = am.properties
+    ma = am.message_annotations
+    now = int(time.time() * 1000)
+    persistent = False
+    priority = 4
+    expiration = 0
+    ttl = None
+    if h is not None:
+        persistent = bool(h.durable)
+        priority = min(int(h.priority), 9)
+        if h.ttl:
+            ttl = int(h.ttl)
+            expiration = now + ttl
+        if h.first_acquirer:
+            props_out[FIRST_ACQUIRER] = True
+    msg_type = None
+    dest_code = reply_code = None
+    if ma:
+        for k, v in ma.items():
+            key = str(k)
+            if key == JMS_MSG_TYPE:
+                msg_type = v
+            elif key == JMS_DEST:
+                dest_code = v
+            elif key == JMS_REPLY_TO:
+                reply_code = v
+            elif key == DELIVERY_DELAY and isinstance(v, int) and v > 0:
+                props_out["AMQ_SCHEDULED_DELAY"] = int(v)
+            elif key == DELIVERY_TIME and isinstance(v, int):
+                if v > now:
+                    props_out["AMQ_SCHEDULED_DELAY"] = int(v) - now
+            else:
+                props_out[MA_PREFIX + key] = _prop_value(v)
+    message_id = correlation_id = None
+    reply_to = None
+    mtype = content_type = group_id = user_id = None
+    group_seq = 0
+    timestamp = 0
+    if p is not None:
+        message_id = id_to_core(p.message_id, True)
+        correlation_id = id_to_core(p.correlation_id, False)
+        if p.user_id is not None:
+            user_id = bytes(p.user_id).decode("utf-8", "replace")
+        if dest is None:
+            dest = _reply_to(p.to, dest_code)
+        mtype = p.subject
+        reply_to = _reply_to(p.reply_to, reply_code)
+        if p.content_type is not None:
+            content_type = str(p.content_type)
+        if p.content_encoding is not None:
+            props_out[CONTENT_ENCODING] = str(p.content_encoding)
+        if p.absolute_expiry_time:
+            expiration = int(p.absolute_expiry_time)
+        if p.creation_time:
+            timestamp = int(p.creation_time)
+        group_id = p.group_id
+        if p.group_sequence is not None:
+            group_seq = int(p.group_sequence)
+        if p.reply_to_group_id is not None:
+            props_out[REPLY_TO_GROUP_ID] = p.reply_to_group_id
+    if dest is None:
+        raise InvalidRequest("the message has no destination: the link is anonymous and the message sets no 'to'")
+    if am.application_properties:
+        for k, v in am.application_properties.items():
+            props_out[str(k)] = _prop_value(v)
+    kind, body = _body_to_core(am, msg_type, content_type)
+    m = Message(
+        dest, body, kind,
+        message_id=message_id, properties=props_out, persistent=persistent, priority=priority,
+        expiration=expiration, timestamp=timestamp, correlation_id=correlation_id, reply_to=reply_to,
+        type=mtype, group_id=group_id, group_seq=group_seq, content_type=content_type, user_id=user_id,
+        origin="amqp",
+    )
+    return m
+
+
+def _body_to_core(am: AmqpMessage, msg_type: Any, content_type: str | None) -> tuple[str, Any]:
+    bk = am.body_kind
+    body = am.body
+    forced = MSG_TYPES.get(int(msg_type)) if isinstance(msg_type, int) else None
+    if bk == BODY_DATA:
+        data = b"".join(body)
+        if forced == TEXT or (forced is None and content_type is not None and _is_text(content_type)):
+            try:
+                return TEXT, data.decode("utf-8")
+            except UnicodeDecodeError:
+                return BYTES, data
+        if forced == OBJECT or content_type == SERIALIZED_JAVA:
+            return OBJECT, data
+        return BYTES, data
+    if bk == BODY_VALUE:
+        if body is None:
+            return (TEXT, "") if forced == TEXT else (EMPTY, b"")
+        if isinstance(body, str):
+            return TEXT, str(body)
+        if isinstance(body, bytes | bytearray):
+            return (OBJECT if forced == OBJECT else BYTES), bytes(body)
+        if isinstance(body, dict):
+            return MAP, {str(k): _body_value(v) for k, v in body.items()}
+        if isinstance(body, list):
+            return STREAM, [_body_value(v) for v in body]
+        return OBJECT, str(body).encode("utf-8")
+    if bk == BODY_SEQUENCE:
+        items: list[Any] = []
+        for seq in body:
+            items.extend(_body_value(v) for v in seq)
+        return STREAM, items
+    assert bk == BODY_NONE
+    return EMPTY, b""
+
+
+def _is_text(content_type: str) -> bool:
+    ct = content_type.lower()
+    return (ct.startswith("text/") or "charset=" in ct or ct in (
+        "application/json", "application/xml", "application/javascript", "application/ecmascript"))
+
+
+# -- core -> AMQP -------------------------------------------------------------------------------
+def _amqp_prop(v: Any) -> Any:
+    if isinstance(v, DestinationName):
+        return name_from_core(v)
+    if v is None or isinstance(v, bool | int | float | str | bytes):
+        return v
+    if isinstance(v, bytearray | memoryview):
+        return bytes(v)
+    return str(v)
+
+
+def _amqp_body_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _amqp_body_value(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_amqp_body_value(x) for x in v]
+    return _amqp_prop(v)
+
+
+def encode_rest(msg: Message) -> bytes:
+    """Message annotations and the bare message for ``msg`` (cached per message)."""
+    am = AmqpMessage()
+    ma: dict[Any, Any] = {JMS_DEST: Byte(DEST_TYPES[msg.destination.kind])}
+    p = Properties(
+        message_id=id_from_core(msg.message_id),
+        to=name_from_core(msg.destination),
+        subject=msg.type,
+        creation_time=Timestamp(msg.timestamp) if msg.timestamp else None,
+        group_id=msg.group_id,
+        group_sequence=UInt(msg.group_seq) if msg.group_seq > 0 else None,
+    )
+    if msg.user_id is not None:
+        p.user_id = msg.user_id.encode("utf-8")
+    if msg.reply_to is not None:
+        p.reply_to = name_from_core(msg.reply_to)
+        ma[JMS_REPLY_TO] = Byte(DEST_TYPES[msg.reply_to.kind])
+    if msg.correlation_id is not None:
+        p.correlation_id = id_from_core(msg.correlation_id)
+    if msg.content_type is not None:
+        p.content_type = Symbol(msg.content_type)
+    if msg.expiration:
+        p.absolute_expiry_time = Timestamp(msg.expiration)
+    app: dict[str, Any] = {}
+    for k, v in msg.properties.items():
+        if k.startswith(JMS_AMQP):
+            if k.startswith(MA_PREFIX):
+                ma[Symbol(k[len(MA_PREFIX):])] = _amqp_prop(v)
+            elif k == CONTENT_ENCODING:
+                p.content_encoding = Symbol(str(v))
+            elif k == REPLY_TO_GROUP_ID:
+                p.reply_to_group_id = str(v)
+            continue
+        if k.startswith("AMQ_SCHEDULED_"):
+            continue
+        app[k] = _amqp_prop(v)
+    kind = msg.body_kind
+    b = msg.body
+    if kind == TEXT:
+        am.body_kind, am.body = BODY_VALUE, b if isinstance(b, str) else msg.text()
+    elif kind == BYTES:
+        am.body_kind, am.body = BODY_DATA, [bytes(b) if b is not None else b""]
+    elif kind == MAP:
+        am.body_kind, am.body = BODY_VALUE, _amqp_body_value(b or {})
+    elif kind == STREAM:
+        am.body_kind, am.body = BODY_VALUE, _amqp_body_value(list(b or []))
+    elif kind == OBJECT:
+        am.body_kind = BODY_DATA
+        am.body = [bytes(b) if isinstance(b, bytes | bytearray) else str(b).encode("utf-8")]
+        if p.content_type is None:
+            p.content_type = SERIALIZED_JAVA
+    else:
+        am.body_kind, am.body = BODY_NONE, None
+    am.message_annotations = ma
+    am.properties = p
+    am.application_properties = app or None
+    return encode_message(am)
+
+
+def _rest_and_ttl(msg: Message) -> tuple[bytes, int | None]:
+    cache = msg.encode_cache
+    hit = cache.get(CACHE_KEY)
+    if hit is None:
+        ttl = None
+        if msg.expiration:
+            ttl = max(msg.expiration - int(time.time() * 1000), 1)
+        hit = (encode_rest(msg), ttl)
+        cache[CACHE_KEY] = hit
+    return hit  # type: ignore[no-any-return]
+
+
+def _header(msg: Message, ttl: int | None, delivery_count: int) -> bytes:
+    h = Header(
+        durable=msg.persistent,
+        priority=UByte(msg.priority) if msg.priority != 4 else None,
+        ttl=UInt(ttl) if ttl else None,
+        delivery_count=UInt(delivery_count) if delivery_count else None,
+    )
+    out = bytearray()
+    h.encode(out)
+    return bytes(out)
+
+
+def encode_delivery(msg: Message, delivery_count: int) -> bytes:
+    """The transfer payload for one delivery: a header with this delivery's count in front
+    of the cached annotations and bare message."""
+    if delivery_count == 0:
+        first = msg.encode_cache.get(CACHE_FIRST)
+        if first is None:
+            rest, ttl = _rest_and_ttl(msg)
+            first = msg.encode_cache[CACHE_FIRST] = _header(msg, ttl, 0) + rest
+        return first  # type: ignore[no-any-return]
+    rest, ttl = _rest_and_ttl(msg)
+    return _header(msg, ttl, delivery_count) + rest
