@@ -109,7 +109,11 @@ IDLE_TIMEOUT_MS = 30_000
 MIN_IDLE_TIMEOUT_MS = 1000
 SERVER = f"ferrymq/{__version__}"
 
-JMS_SELECTOR_IDS = (Symbol("jms-selector"), ULong(0x0000468C00000004), Symbol("apache.org:selector-filter:string"))
+JMS_SELECTOR_IDS = (
+    Symbol("jms-selector"),
+    ULong(0x0000468C00000004),
+    Symbol("apache.org:selector-filter:string"),
+)
 NO_LOCAL_IDS = (Symbol("no-local"), ULong(0x0000468C00000003), Symbol("apache.org:no-local-filter:list"))
 COPY = "copy"
 SOLE_CONNECTION = Symbol("sole-connection-for-container")
@@ -257,8 +261,15 @@ class AmqpAdapter(ProtocolAdapter):
             self._error(e, ev.channel, perf)
         except CoreError as e:
             err = core_error(e)
-            self._error(AmqpError(str(err.condition), e.message, "link" if isinstance(perf, Attach | Transfer)
-                                  else "connection"), ev.channel, perf)
+            self._error(
+                AmqpError(
+                    str(err.condition),
+                    e.message,
+                    "link" if isinstance(perf, Attach | Transfer) else "connection",
+                ),
+                ev.channel,
+                perf,
+            )
 
     def _error(self, e: AmqpError, channel: int, perf: Any) -> None:
         if e.scope == "link":
@@ -397,11 +408,17 @@ class AmqpAdapter(ProtocolAdapter):
         if self._sent_open:
             return
         self._sent_open = True
-        self.send_frame(0, Open(
-            container_id=str(getattr(self.broker, "name", "ferrymq")), max_frame_size=UInt(MAX_FRAME_SIZE),
-            channel_max=UShort(CHANNEL_MAX), idle_time_out=UInt(self.idle_timeout_ms) if self.idle_timeout_ms else None,
-            offered_capabilities=OFFERED,
-            properties={Symbol("product"): "ferrymq", Symbol("version"): __version__}))
+        self.send_frame(
+            0,
+            Open(
+                container_id=str(getattr(self.broker, "name", "ferrymq")),
+                max_frame_size=UInt(MAX_FRAME_SIZE),
+                channel_max=UShort(CHANNEL_MAX),
+                idle_time_out=UInt(self.idle_timeout_ms) if self.idle_timeout_ms else None,
+                offered_capabilities=OFFERED,
+                properties={Symbol("product"): "ferrymq", Symbol("version"): __version__},
+            ),
+        )
 
     def on_close(self, channel: int, c: Close, payload: Any) -> None:
         self._release()
@@ -421,8 +438,9 @@ class AmqpAdapter(ProtocolAdapter):
             encode_frame_into(self.out, 0, SaslOutcome(code=SaslCode.SYS_PERM), b"", FRAME_SASL)
         else:
             self._send_open()
-            self.send_frame(0, Close(error=Error(condition=Symbol(condition), description=description[:1000],
-                                                 info=info)))
+            self.send_frame(
+                0, Close(error=Error(condition=Symbol(condition), description=description[:1000], info=info))
+            )
         self._state = "closing"
         self._close_after_flush = True
         self._pending.clear()
@@ -455,14 +473,28 @@ class AmqpAdapter(ProtocolAdapter):
         if local > self.channel_max:
             raise AmqpError(RESOURCE_LIMIT, "no free channel")
         handle_max = min(int(b.handle_max), HANDLE_MAX)
-        s = Session(self, local, channel, int(b.next_outgoing_id), int(b.incoming_window),
-                    int(b.outgoing_window), handle_max)
+        s = Session(
+            self,
+            local,
+            channel,
+            int(b.next_outgoing_id),
+            int(b.incoming_window),
+            int(b.outgoing_window),
+            handle_max,
+        )
         self.sessions[channel] = s
         self._local_channels.add(local)
         f = s.flow_fields()
-        self.send_frame(local, Begin(remote_channel=UShort(channel), next_outgoing_id=UInt(0),
-                                     incoming_window=UInt(f["incoming_window"]),
-                                     outgoing_window=UInt(f["outgoing_window"]), handle_max=UInt(handle_max)))
+        self.send_frame(
+            local,
+            Begin(
+                remote_channel=UShort(channel),
+                next_outgoing_id=UInt(0),
+                incoming_window=UInt(f["incoming_window"]),
+                outgoing_window=UInt(f["outgoing_window"]),
+                handle_max=UInt(handle_max),
+            ),
+        )
 
     def _session(self, channel: int) -> Session:
         s = self.sessions.get(channel)
@@ -505,10 +537,17 @@ class AmqpAdapter(ProtocolAdapter):
     def _refuse(self, s: Session, a: Attach, handle: int, error: Error) -> None:
         """ActiveMQ's way to refuse a link: attach with no terminus, then detach with the error."""
         our_role = RECEIVER if a.role == SENDER else SENDER
-        self.send_frame(s.channel, Attach(name=a.name, handle=UInt(handle), role=our_role,
-                                          source=a.source if our_role == RECEIVER else None,
-                                          target=a.target if our_role == SENDER else None,
-                                          initial_delivery_count=UInt(0) if our_role == SENDER else None))
+        self.send_frame(
+            s.channel,
+            Attach(
+                name=a.name,
+                handle=UInt(handle),
+                role=our_role,
+                source=a.source if our_role == RECEIVER else None,
+                target=a.target if our_role == SENDER else None,
+                initial_delivery_count=UInt(0) if our_role == SENDER else None,
+            ),
+        )
         self.send_frame(s.channel, Detach(handle=UInt(handle), closed=True, error=error))
 
     def _attach_incoming(self, s: Session, a: Attach, handle: int) -> None:
@@ -517,13 +556,24 @@ class AmqpAdapter(ProtocolAdapter):
         if isinstance(target, Coordinator):
             link: IncomingLink = CoordinatorLink(self, s, a.name, handle, dc)
             s.links[handle] = link
-            self.send_frame(s.channel, Attach(name=a.name, handle=UInt(handle), role=RECEIVER,
-                                              snd_settle_mode=a.snd_settle_mode, rcv_settle_mode=RCV_FIRST,
-                                              source=a.source, target=target))
+            self.send_frame(
+                s.channel,
+                Attach(
+                    name=a.name,
+                    handle=UInt(handle),
+                    role=RECEIVER,
+                    snd_settle_mode=a.snd_settle_mode,
+                    rcv_settle_mode=RCV_FIRST,
+                    source=a.source,
+                    target=target,
+                ),
+            )
             link.grant()
             return
         if target is not None and not isinstance(target, Target):
-            self._refuse(s, a, handle, Error(condition=Symbol(INVALID_FIELD), description="unknown target type"))
+            self._refuse(
+                s, a, handle, Error(condition=Symbol(INVALID_FIELD), description="unknown target type")
+            )
             return
         link = IncomingLink(self, s, a.name, handle, dc)
         assert self.conn is not None and self.core_session is not None
@@ -532,8 +582,9 @@ class AmqpAdapter(ProtocolAdapter):
                 kind = TEMP_TOPIC if "temporary-topic" in (target.capabilities or []) else TEMP_QUEUE
                 link.dest = self.conn.create_temp(kind)
                 link.dynamic = True
-                target = Target(address=name_from_core(link.dest), dynamic=True,
-                                capabilities=[KIND_CAPABILITY[kind]])
+                target = Target(
+                    address=name_from_core(link.dest), dynamic=True, capabilities=[KIND_CAPABILITY[kind]]
+                )
             elif target is not None and target.address:
                 link.dest = name_to_core(target.address, target.capabilities)
             if link.dest is not None:
@@ -545,10 +596,19 @@ class AmqpAdapter(ProtocolAdapter):
             self._refuse(s, a, handle, core_error(e))
             return
         s.links[handle] = link
-        self.send_frame(s.channel, Attach(name=a.name, handle=UInt(handle), role=RECEIVER,
-                                          snd_settle_mode=a.snd_settle_mode, rcv_settle_mode=RCV_FIRST,
-                                          source=a.source, target=target,
-                                          max_message_size=ULong(self.max_message_size)))
+        self.send_frame(
+            s.channel,
+            Attach(
+                name=a.name,
+                handle=UInt(handle),
+                role=RECEIVER,
+                snd_settle_mode=a.snd_settle_mode,
+                rcv_settle_mode=RCV_FIRST,
+                source=a.source,
+                target=target,
+                max_message_size=ULong(self.max_message_size),
+            ),
+        )
         link.grant()
 
     def _attach_outgoing(self, s: Session, a: Attach, handle: int) -> None:
@@ -570,7 +630,7 @@ class AmqpAdapter(ProtocolAdapter):
                     elif key in NO_LOCAL_IDS or desc in NO_LOCAL_IDS:
                         no_local = True
                         filters[key] = value
-            if source is None:
+            if source is None or (not source.address and not source.dynamic):
                 # reattach to a durable subscription by link name (ActiveMQ)
                 cid = self.conn.client_id
                 found = [d for d in self.broker.durable_subscriptions_of(cid)] if cid else []
@@ -582,25 +642,37 @@ class AmqpAdapter(ProtocolAdapter):
 
                 link.dest = DestinationName(TOPIC, pattern)
                 link.durable_name = name
-                source = Source(address=name_from_core(link.dest), durable=2, expiry_policy=Symbol("never"),
-                                distribution_mode=Symbol(COPY))
+                source = Source(
+                    address=name_from_core(link.dest),
+                    durable=2,
+                    expiry_policy=Symbol("never"),
+                    distribution_mode=Symbol(COPY),
+                )
             elif source.dynamic:
                 kind = TEMP_TOPIC if "temporary-topic" in (source.capabilities or []) else TEMP_QUEUE
                 link.dest = self.conn.create_temp(kind)
                 link.dynamic = True
-                source = Source(address=name_from_core(link.dest), dynamic=True,
-                                capabilities=[KIND_CAPABILITY[kind]])
+                source = Source(
+                    address=name_from_core(link.dest), dynamic=True, capabilities=[KIND_CAPABILITY[kind]]
+                )
             else:
                 link.dest = name_to_core(source.address, source.capabilities)
                 if link.dest.kind == TOPIC and int(source.durable) in (1, 2):
                     link.durable_name = a.name
-                source = Source(address=source.address, durable=source.durable,
-                                expiry_policy=source.expiry_policy, timeout=source.timeout,
-                                distribution_mode=source.distribution_mode, filter=filters or None,
-                                default_outcome=source.default_outcome, outcomes=source.outcomes,
-                                capabilities=source.capabilities)
-            spec = SubscriptionSpec(link.dest, selector=selector, durable_name=link.durable_name,
-                                    no_local=no_local)
+                source = Source(
+                    address=source.address,
+                    durable=source.durable,
+                    expiry_policy=source.expiry_policy,
+                    timeout=source.timeout,
+                    distribution_mode=source.distribution_mode,
+                    filter=filters or None,
+                    default_outcome=source.default_outcome,
+                    outcomes=source.outcomes,
+                    capabilities=source.capabilities,
+                )
+            spec = SubscriptionSpec(
+                link.dest, selector=selector, durable_name=link.durable_name, no_local=no_local
+            )
             link.subscribe(spec)
         except AmqpError as e:
             self._refuse(s, a, handle, e.error())
@@ -614,9 +686,19 @@ class AmqpAdapter(ProtocolAdapter):
             self._refuse(s, a, handle, err)
             return
         s.links[handle] = link
-        self.send_frame(s.channel, Attach(name=a.name, handle=UInt(handle), role=SENDER,
-                                          snd_settle_mode=a.snd_settle_mode, rcv_settle_mode=RCV_FIRST,
-                                          source=source, target=a.target, initial_delivery_count=UInt(0)))
+        self.send_frame(
+            s.channel,
+            Attach(
+                name=a.name,
+                handle=UInt(handle),
+                role=SENDER,
+                snd_settle_mode=a.snd_settle_mode,
+                rcv_settle_mode=RCV_FIRST,
+                source=source,
+                target=a.target,
+                initial_delivery_count=UInt(0),
+            ),
+        )
         if s.blocked or self.delivery_paused:
             link.pause()
 
@@ -640,7 +722,9 @@ class AmqpAdapter(ProtocolAdapter):
         if f.handle is not None:
             link = s.links.get(int(f.handle))
             if link is None:
-                raise AmqpError(UNATTACHED_HANDLE, f"flow for handle {f.handle}, which is not attached", "session")
+                raise AmqpError(
+                    UNATTACHED_HANDLE, f"flow for handle {f.handle}, which is not attached", "session"
+                )
             link.on_flow(f)
         elif f.echo:
             s.send_flow()
@@ -650,7 +734,9 @@ class AmqpAdapter(ProtocolAdapter):
         s.frame_received()
         link = s.links.get(int(t.handle))
         if link is None:
-            raise AmqpError(UNATTACHED_HANDLE, f"transfer on handle {t.handle}, which is not attached", "session")
+            raise AmqpError(
+                UNATTACHED_HANDLE, f"transfer on handle {t.handle}, which is not attached", "session"
+            )
         if not isinstance(link, IncomingLink):
             raise AmqpError(ILLEGAL_STATE, "transfer on a link where the broker is the sender", "session")
         try:
@@ -683,7 +769,9 @@ class AmqpAdapter(ProtocolAdapter):
         elif isinstance(state, Rejected):
             outcome = REJECTED
         elif isinstance(state, Modified):
-            outcome = REJECTED if state.undeliverable_here else MODIFIED if state.delivery_failed else RELEASED
+            outcome = (
+                REJECTED if state.undeliverable_here else MODIFIED if state.delivery_failed else RELEASED
+            )
         else:
             return  # received: not terminal
         uns = s.unsettled_out
@@ -709,8 +797,14 @@ class AmqpAdapter(ProtocolAdapter):
             self.core_session.settle(sub, tags, outcome, tx)
 
     _handlers: dict[type, Callable[..., None]] = {
-        Begin: on_begin, Attach: on_attach, Flow: on_flow, Transfer: on_transfer,
-        Disposition: on_disposition, Detach: on_detach, End: on_end, Close: on_close,
+        Begin: on_begin,
+        Attach: on_attach,
+        Flow: on_flow,
+        Transfer: on_transfer,
+        Disposition: on_disposition,
+        Detach: on_detach,
+        End: on_end,
+        Close: on_close,
     }
 
     # -- transport side -----------------------------------------------------------------------------

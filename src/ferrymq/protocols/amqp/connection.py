@@ -65,8 +65,9 @@ ACCEPTED_STATE = Accepted()
 class AmqpError(Exception):
     """An error the adapter answers at ``scope`` ("connection", "session" or "link")."""
 
-    def __init__(self, condition: str, description: str, scope: str = "connection",
-                 info: dict[Any, Any] | None = None) -> None:
+    def __init__(
+        self, condition: str, description: str, scope: str = "connection", info: dict[Any, Any] | None = None
+    ) -> None:
         super().__init__(description)
         self.condition = condition
         self.description = description
@@ -81,19 +82,42 @@ def core_error(e: CoreError) -> Error:
     info = None
     if e.condition == Condition.CLIENT_ID_IN_USE:
         info = {Symbol("invalid-field"): Symbol("container-id")}
-    return Error(condition=Symbol(CORE_CONDITIONS.get(e.condition, INTERNAL_ERROR)),
-                 description=e.message[:1000], info=info)
+    return Error(
+        condition=Symbol(CORE_CONDITIONS.get(e.condition, INTERNAL_ERROR)),
+        description=e.message[:1000],
+        info=info,
+    )
 
 
 class Session:
     __slots__ = (
-        "adapter", "channel", "remote_channel", "next_incoming_id", "next_outgoing_id",
-        "remote_incoming_window", "remote_outgoing_window", "next_delivery_id", "handle_max",
-        "links", "unsettled_out", "backlog", "blocked", "_dispositions", "ended",
+        "adapter",
+        "channel",
+        "remote_channel",
+        "next_incoming_id",
+        "next_outgoing_id",
+        "remote_incoming_window",
+        "remote_outgoing_window",
+        "next_delivery_id",
+        "handle_max",
+        "links",
+        "unsettled_out",
+        "backlog",
+        "blocked",
+        "_dispositions",
+        "ended",
     )
 
-    def __init__(self, adapter: AmqpAdapter, channel: int, remote_channel: int, next_incoming_id: int,
-                 remote_incoming_window: int, remote_outgoing_window: int, handle_max: int) -> None:
+    def __init__(
+        self,
+        adapter: AmqpAdapter,
+        channel: int,
+        remote_channel: int,
+        next_incoming_id: int,
+        remote_incoming_window: int,
+        remote_outgoing_window: int,
+        handle_max: int,
+    ) -> None:
         self.adapter = adapter
         self.channel = channel
         self.remote_channel = remote_channel
@@ -178,14 +202,28 @@ class Session:
             if did == last + 1 and (st is state or st == state) and rl == role:
                 last = did
                 continue
-            send(self.channel, Disposition(role=role, first=first, last=last if last != first else None,
-                                           settled=True, state=state))
+            send(
+                self.channel,
+                Disposition(
+                    role=role, first=first, last=last if last != first else None, settled=True, state=state
+                ),
+            )
             first = last = did
             state, role = st, rl
-        send(self.channel, Disposition(role=role, first=first, last=last if last != first else None,
-                                       settled=True, state=state))
+        send(
+            self.channel,
+            Disposition(
+                role=role, first=first, last=last if last != first else None, settled=True, state=state
+            ),
+        )
 
 
 __all__ = [
-    "ACCEPTED_STATE", "CORE_CONDITIONS", "RECEIVER", "SENDER", "AmqpError", "Session", "core_error",
+    "ACCEPTED_STATE",
+    "CORE_CONDITIONS",
+    "RECEIVER",
+    "SENDER",
+    "AmqpError",
+    "Session",
+    "core_error",
 ]

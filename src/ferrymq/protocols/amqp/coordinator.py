@@ -35,7 +35,9 @@ _txn_ids = itertools.count(1)
 class CoordinatorLink(IncomingLink):
     __slots__ = ()
 
-    def __init__(self, adapter: AmqpAdapter, session: Session, name: str, handle: int, delivery_count: int) -> None:
+    def __init__(
+        self, adapter: AmqpAdapter, session: Session, name: str, handle: int, delivery_count: int
+    ) -> None:
         super().__init__(adapter, session, name, handle, delivery_count)
 
     def received(self, first: Transfer, payload: Any) -> None:
@@ -44,10 +46,14 @@ class CoordinatorLink(IncomingLink):
         try:
             am = decode_message(bytes(payload))
             if am.body_kind != BODY_VALUE or not isinstance(am.body, Declare | Discharge):
-                raise AmqpError(DECODE_ERROR, "a coordinator transfer must carry a declare or a discharge", "link")
+                raise AmqpError(
+                    DECODE_ERROR, "a coordinator transfer must carry a declare or a discharge", "link"
+                )
             if isinstance(am.body, Declare):
                 if am.body.global_id is not None:
-                    raise AmqpError("amqp:not-implemented", "distributed transactions are not supported", "link")
+                    raise AmqpError(
+                        "amqp:not-implemented", "distributed transactions are not supported", "link"
+                    )
                 txn_id = f"{self.adapter.conn_label}:{next(_txn_ids)}".encode()
                 assert self.adapter.core_session is not None
                 self.adapter.core_session.begin(txn_id)

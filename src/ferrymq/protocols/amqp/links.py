@@ -85,8 +85,9 @@ class IncomingLink(Link):
 
     __slots__ = ("credit", "delivery_count", "partial", "first", "held", "producer")
 
-    def __init__(self, adapter: AmqpAdapter, session: Session, name: str, handle: int,
-                 delivery_count: int) -> None:
+    def __init__(
+        self, adapter: AmqpAdapter, session: Session, name: str, handle: int, delivery_count: int
+    ) -> None:
         super().__init__(adapter, session, name, handle)
         self.credit = 0
         self.delivery_count = delivery_count
@@ -99,20 +100,23 @@ class IncomingLink(Link):
         if self.gone or self.held:
             return
         self.credit = PRODUCER_CREDIT
-        self.session.send_flow(handle=self.handle, delivery_count=self.delivery_count,
-                               link_credit=PRODUCER_CREDIT)
+        self.session.send_flow(
+            handle=self.handle, delivery_count=self.delivery_count, link_credit=PRODUCER_CREDIT
+        )
 
     def on_flow(self, flow: Any) -> None:
         if flow.echo:
-            self.session.send_flow(handle=self.handle, delivery_count=self.delivery_count,
-                                   link_credit=self.credit)
+            self.session.send_flow(
+                handle=self.handle, delivery_count=self.delivery_count, link_credit=self.credit
+            )
 
     def on_transfer(self, t: Transfer, payload: Any) -> None:
         first = self.first
         if first is None:
             if t.delivery_id is None:
-                raise AmqpError("amqp:invalid-field", "the first transfer of a delivery has no delivery-id",
-                                "session")
+                raise AmqpError(
+                    "amqp:invalid-field", "the first transfer of a delivery has no delivery-id", "session"
+                )
             self.first = first = t
             self.credit -= 1
             self.delivery_count = (self.delivery_count + 1) & 0xFFFFFFFF
@@ -181,7 +185,9 @@ class IncomingLink(Link):
             err = c.error
             if isinstance(err, CoreError):
                 return Rejected(error=core_error(err))
-            return Rejected(error=AmqpError("amqp:internal-error", f"could not store the message: {err}").error())
+            return Rejected(
+                error=AmqpError("amqp:internal-error", f"could not store the message: {err}").error()
+            )
         if txn_id is not None:
             return TransactionalState(txn_id=txn_id, outcome=ACCEPTED_STATE)
         return ACCEPTED_STATE
@@ -204,10 +210,11 @@ class IncomingLink(Link):
 class OutgoingLink(Link):
     """A client's receiver link: a core subscription whose deliveries become transfers."""
 
-    __slots__ = ("sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending",
-                 "_transfer")
+    __slots__ = ("sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending", "_transfer")
 
-    def __init__(self, adapter: AmqpAdapter, session: Session, name: str, handle: int, presettled: bool) -> None:
+    def __init__(
+        self, adapter: AmqpAdapter, session: Session, name: str, handle: int, presettled: bool
+    ) -> None:
         super().__init__(adapter, session, name, handle)
         self.sub: Subscription | None = None
         self.presettled = presettled
@@ -215,8 +222,9 @@ class OutgoingLink(Link):
         self.backlogged = 0
         self.drain = False
         self._drain_pending = False
-        self._transfer = Transfer(handle=handle, delivery_id=0, delivery_tag=b"", message_format=0,
-                                  settled=presettled or None)
+        self._transfer = Transfer(
+            handle=handle, delivery_id=0, delivery_tag=b"", message_format=0, settled=presettled or None
+        )
 
     def subscribe(self, spec: Any) -> None:
         spec.ack_mode = CLIENT
@@ -296,8 +304,12 @@ class OutgoingLink(Link):
     def _send_state(self) -> None:
         sub = self.sub
         credit = max(sub.credit, 0) if sub is not None else 0
-        self.session.send_flow(handle=self.handle, delivery_count=self.delivery_count,
-                               link_credit=credit, drain=self.drain or None)
+        self.session.send_flow(
+            handle=self.handle,
+            delivery_count=self.delivery_count,
+            link_credit=credit,
+            drain=self.drain or None,
+        )
 
     def pause(self) -> None:
         if self.sub is not None:
@@ -320,8 +332,13 @@ class OutgoingLink(Link):
         uns = self.session.unsettled_out
         for did in [k for k, v in uns.items() if v[0] is self]:
             del uns[did]
-        if (remove and self.durable_name and adapter.conn is not None and adapter.conn.client_id
-                and adapter.core_session is not None):
+        if (
+            remove
+            and self.durable_name
+            and adapter.conn is not None
+            and adapter.conn.client_id
+            and adapter.core_session is not None
+        ):
             try:
                 adapter.core_session.remove_durable(adapter.conn.client_id, self.durable_name)
             except CoreError:

@@ -76,6 +76,9 @@ CAPABILITY_KINDS = {
 }
 KIND_CAPABILITY = {v: Symbol(k) for k, v in CAPABILITY_KINDS.items()}
 
+#: ``Message.native`` tag of an amqp-value body that has no JMS type (kept for AMQP consumers)
+NATIVE_VALUE = "amqp-value"
+
 JMS_DEST = Symbol("x-opt-jms-dest")
 JMS_REPLY_TO = Symbol("x-opt-jms-reply-to")
 JMS_MSG_TYPE = Symbol("x-opt-jms-msg-type")
@@ -96,8 +99,9 @@ SERIALIZED_JAVA = Symbol("application/x-java-serialized-object")
 
 
 # -- addresses --------------------------------------------------------------------------------
-def name_to_core(address: Any, capabilities: list[Any] | None = None,
-                 default_kind: str | None = None) -> DestinationName:
+def name_to_core(
+    address: Any, capabilities: list[Any] | None = None, default_kind: str | None = None
+) -> DestinationName:
     """A terminus address (with its capabilities) to a core name; ActiveMQ's rules."""
     if not isinstance(address, str) or not address:
         raise InvalidRequest("the terminus has no address")
@@ -105,7 +109,7 @@ def name_to_core(address: Any, capabilities: list[Any] | None = None,
     path = address
     for prefix, k in PREFIXES:
         if address.startswith(prefix):
-            kind, path = k, address[len(prefix):]
+            kind, path = k, address[len(prefix) :]
             break
     if kind is None:
         kind = default_kind
@@ -277,17 +281,35 @@ def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Messag
         if p.reply_to_group_id is not None:
             props_out[REPLY_TO_GROUP_ID] = p.reply_to_group_id
     if dest is None:
-        raise InvalidRequest("the message has no destination: the link is anonymous and the message sets no 'to'")
+        raise InvalidRequest(
+            "the message has no destination: the link is anonymous and the message sets no 'to'"
+        )
     if am.application_properties:
         for k, v in am.application_properties.items():
             props_out[str(k)] = _prop_value(v)
     kind, body = _body_to_core(am, msg_type, content_type)
+    native = None
+    if kind == OBJECT and am.body_kind == BODY_VALUE and not isinstance(am.body, bytes | bytearray):
+        native = (NATIVE_VALUE, am.body)
     m = Message(
-        dest, body, kind,
-        message_id=message_id, properties=props_out, persistent=persistent, priority=priority,
-        expiration=expiration, timestamp=timestamp, correlation_id=correlation_id, reply_to=reply_to,
-        type=mtype, group_id=group_id, group_seq=group_seq, content_type=content_type, user_id=user_id,
+        dest,
+        body,
+        kind,
+        message_id=message_id,
+        properties=props_out,
+        persistent=persistent,
+        priority=priority,
+        expiration=expiration,
+        timestamp=timestamp,
+        correlation_id=correlation_id,
+        reply_to=reply_to,
+        type=mtype,
+        group_id=group_id,
+        group_seq=group_seq,
+        content_type=content_type,
+        user_id=user_id,
         origin="amqp",
+        native=native,
     )
     return m
 
@@ -317,6 +339,8 @@ def _body_to_core(am: AmqpMessage, msg_type: Any, content_type: str | None) -> t
             return MAP, {str(k): _body_value(v) for k, v in body.items()}
         if isinstance(body, list):
             return STREAM, [_body_value(v) for v in body]
+        # another AMQP type (a number, a uuid, a described value ...): an object message whose
+        # AMQP value goes back out as it came (``native``); other protocols see its text
         return OBJECT, str(body).encode("utf-8")
     if bk == BODY_SEQUENCE:
         items: list[Any] = []
@@ -329,8 +353,11 @@ def _body_to_core(am: AmqpMessage, msg_type: Any, content_type: str | None) -> t
 
 def _is_text(content_type: str) -> bool:
     ct = content_type.lower()
-    return (ct.startswith("text/") or "charset=" in ct or ct in (
-        "application/json", "application/xml", "application/javascript", "application/ecmascript"))
+    return (
+        ct.startswith("text/")
+        or "charset=" in ct
+        or ct in ("application/json", "application/xml", "application/javascript", "application/ecmascript")
+    )
 
 
 # -- core -> AMQP -------------------------------------------------------------------------------
@@ -379,7 +406,7 @@ def encode_rest(msg: Message) -> bytes:
     for k, v in msg.properties.items():
         if k.startswith(JMS_AMQP):
             if k.startswith(MA_PREFIX):
-                ma[Symbol(k[len(MA_PREFIX):])] = _amqp_prop(v)
+                ma[Symbol(k[len(MA_PREFIX) :])] = _amqp_prop(v)
             elif k == CONTENT_ENCODING:
                 p.content_encoding = Symbol(str(v))
             elif k == REPLY_TO_GROUP_ID:
@@ -398,6 +425,8 @@ def encode_rest(msg: Message) -> bytes:
         am.body_kind, am.body = BODY_VALUE, _amqp_body_value(b or {})
     elif kind == STREAM:
         am.body_kind, am.body = BODY_VALUE, _amqp_body_value(list(b or []))
+    elif kind == OBJECT and isinstance(msg.native, tuple) and msg.native[0] == NATIVE_VALUE:
+        am.body_kind, am.body = BODY_VALUE, msg.native[1]
     elif kind == OBJECT:
         am.body_kind = BODY_DATA
         am.body = [bytes(b) if isinstance(b, bytes | bytearray) else str(b).encode("utf-8")]
