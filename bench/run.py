@@ -140,9 +140,19 @@ def accepts(port: int) -> bool:
 class Ferrymq:
     """One `ferrymq serve` process on the harness's port convention, with a fresh data dir."""
 
-    def __init__(self, exe: str, base: int, listeners: list[str], user: str, password: str, workdir: Path):
+    def __init__(
+        self,
+        exe: str,
+        base: int,
+        listeners: list[str],
+        user: str,
+        password: str,
+        workdir: Path,
+        allow_anonymous: bool = False,
+    ):
         self.exe, self.base, self.listeners = exe, base, listeners
         self.user, self.password, self.workdir = user, password, workdir
+        self.allow_anonymous = allow_anonymous
         self.proc: subprocess.Popen[bytes] | None = None
         self.data: str | None = None
 
@@ -179,6 +189,8 @@ class Ferrymq:
             "--log-level",
             "WARNING",
         ]
+        if self.allow_anonymous:
+            cmd.append("--allow-anonymous")
         for name, port in ports.items():
             cmd += ["--port", f"{name}={port}"]
         log(" ".join(cmd))
@@ -539,7 +551,26 @@ def main(argv: list[str] | None = None) -> int:
         common.append(f"--loadgen-arg={x}")
     write_meta(cache, name, {"argv": sys.argv[1:], "loadavg": os.getloadavg()})
     creds = [f"--loadgen-arg=--user={a.user}", f"--loadgen-arg=--password={a.password}"]
-    fq = Ferrymq(exe, a.port_base, listeners, a.user, a.password, cache / ".run" / "ferrymq")
+    # The generator's AMQP client (proton) refuses SASL PLAIN over plain TCP, so AMQP logs in
+    # anonymously: ferrymq then also accepts anonymous connections (the other protocols still
+    # log in as the user).
+    anonymous = {"amqp"}
+    fq = Ferrymq(
+        exe,
+        a.port_base,
+        listeners,
+        a.user,
+        a.password,
+        cache / ".run" / "ferrymq",
+        allow_anonymous=bool(anonymous & set(protocols)),
+    )
+
+    def login(proto: str) -> list[str]:
+        return [] if proto in anonymous else creds
+
+    def base_of(proto: str) -> int:
+        return a.port_base - 1 if proto == "ws-mqtt" else a.port_base  # one ws port for both
+
     rc = 0
     try:
         # 1. ferrymq's idle connections first, each on a freshly started broker
@@ -548,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
                 for p in protocols:
                     fq.start()
                     time.sleep(2)
-                    base = a.port_base - 1 if p == "ws-mqtt" else a.port_base  # one ws port for both
+                    base = base_of(p)
                     rc |= run_matrix(
                         cache,
                         [
@@ -563,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
                             "--repeat",
                             "1",
                             *(["--quick"] if a.quick else []),
-                            *creds,
+                            *login(p),
                             *[f"--loadgen-arg={x}" for x in a.loadgen_arg],
                         ],
                     )
@@ -572,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         if flows:
             fq.start()
             time.sleep(2)
-            main_protos = [p for p in protocols if p != "ws-mqtt"]
+            main_protos = [p for p in protocols if base_of(p) == a.port_base and p not in anonymous]
             if main_protos:
                 targets = ["--target", f"ferrymq=127.0.0.1:{a.port_base}"]
                 with_amq = "activemq" in plan and any(p in plan["activemq"] for p in main_protos)
@@ -594,20 +625,20 @@ def main(argv: list[str] | None = None) -> int:
                         *creds,
                     ],
                 )
-            if "ws-mqtt" in protocols:
+            for p in [p for p in protocols if p not in main_protos]:
                 rc |= run_matrix(
                     cache,
                     [
                         "--target",
-                        f"ferrymq=127.0.0.1:{a.port_base - 1}",
+                        f"ferrymq=127.0.0.1:{base_of(p)}",
                         "--protocols",
-                        "ws-mqtt",
+                        p,
                         "--scenarios",
                         ",".join(flows),
                         "--name",
-                        f"{name}-wsmqtt",
+                        f"{name}-{p}",
                         *common,
-                        *creds,
+                        *login(p),
                     ],
                 )
             fq.stop()
