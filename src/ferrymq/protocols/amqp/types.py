@@ -94,6 +94,9 @@ class _TypedInt(int):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({int(self)})"
 
+    # str() is the number, as for int (other protocols render property values with str())
+    __str__ = int.__repr__
+
 
 class UByte(_TypedInt):
     __slots__ = ()
@@ -140,6 +143,8 @@ class Float(float):
 
     def __repr__(self) -> str:
         return f"Float({float(self)!r})"
+
+    __str__ = float.__repr__
 
 
 class _Decimal(bytes):
