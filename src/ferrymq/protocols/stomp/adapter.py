@@ -74,7 +74,7 @@ def _escaper(version: str) -> Any:
 class StompSubscription:
     """The adapter's side of one SUBSCRIBE: a DeliverySink."""
 
-    __slots__ = ("adapter", "sub_id", "ack", "sub", "ack_ids", "dest_text", "durable")
+    __slots__ = ("adapter", "sub_id", "ack", "sub", "ack_ids", "dest_text", "durable", "head")
 
     def __init__(self, adapter: StompAdapter, sub_id: str, ack: str, dest_text: str, durable: str | None) -> None:
         self.adapter = adapter
@@ -84,6 +84,7 @@ class StompSubscription:
         self.ack_ids: dict[int, str] = {}
         self.dest_text = dest_text
         self.durable = durable
+        self.head = ("MESSAGE\nsubscription:" + adapter._escape(sub_id) + "\n").encode("utf-8")
 
     def deliver(self, d: Delivery) -> None:
         self.adapter._deliver(self, d)
@@ -123,6 +124,8 @@ class StompAdapter(ProtocolAdapter):
         self._connect_deadline = now + lim.connect_timeout
         self._paused = False
         self._reparse = False
+        self._flush_requested = False
+        self._cache_key = ("stomp", "1.0")
         self._reading_paused = False
         self._held_sends = 0
 
@@ -207,6 +210,7 @@ class StompAdapter(ProtocolAdapter):
             self._error(f"invalid heart-beat header {hb!r}: expected two non-negative integers", frame)
             return
         self.version = version
+        self._cache_key = ("stomp", version)
         self.parser.version = version
         self.parser.stop_after_connect = False
         self._reparse = True
@@ -543,10 +547,19 @@ class StompAdapter(ProtocolAdapter):
     # -- deliveries ------------------------------------------------------------------------
     def _deliver(self, ss: StompSubscription, d: Delivery) -> None:
         msg = d.message
-        key = ("stomp", self.version)
+        key = self._cache_key
         part = msg.encode_cache.get(key)
         if part is None:
             part = msg.encode_cache[key] = encode_message_part(msg, self.version, self._escape)
+        out = self._out
+        if ss.ack == "auto" and not d.redelivered:
+            # the common case: a per-subscription head written beside the shared part
+            out.append(ss.head)
+            out.append(part)
+            if not self._flush_requested:
+                self._flush_requested = True
+                self.ctx.request_flush()
+            return
         esc = self._escape
         head = "MESSAGE\nsubscription:" + esc(ss.sub_id) + "\n"
         if ss.ack != "auto":
@@ -561,8 +574,11 @@ class StompAdapter(ProtocolAdapter):
             self._acks[ack_id] = (ss, d.tag)
         if d.redelivered:
             head += "redelivered:true\n"
-        self._out.append(head.encode("utf-8") + part)
-        self.ctx.request_flush()
+        out.append(head.encode("utf-8"))
+        out.append(part)
+        if not self._flush_requested:
+            self._flush_requested = True
+            self.ctx.request_flush()
 
     def _forget_acks(self, ss: StompSubscription) -> None:
         for key in ss.ack_ids.values():
@@ -577,6 +593,7 @@ class StompAdapter(ProtocolAdapter):
 
     # -- transport side ----------------------------------------------------------------------
     def data_to_send(self) -> list[bytes]:
+        self._flush_requested = False
         out = self._out
         if out:
             self._out = []
