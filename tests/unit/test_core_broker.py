@@ -373,3 +373,28 @@ def test_redelivery_delay_with_exponential_backoff(tmp_path: Path) -> None:
         assert 0.18 <= times[0] < 0.35  # 200 ms
         assert 0.38 <= times[1] < 0.6  # 200 ms x 2
     run(tmp_path, body, pm)
+
+
+def test_pending_limit_drops_only_for_slow_topic_subscribers(tmp_path: Path) -> None:
+    pm = PolicyMap(DestinationPolicy(pending_message_limit=10))
+    t = DestinationName("topic", "burst")
+
+    async def body(b: Broker) -> None:
+        s = b.connect(None, P, "test").open_session()
+        fast, slow = Sink(), Sink()
+        s.subscribe(SubscriptionSpec(t, ack_mode=AUTO), fast)
+        slow_sub = s.subscribe(SubscriptionSpec(t, prefetch=5), slow)
+        for i in range(100):  # one burst, routed before any dispatch pass runs
+            s.send(msg(f"m{i}", t))
+        for _ in range(5):
+            await settle()
+        assert len(fast.got) == 100  # a subscriber that keeps up loses nothing
+        assert len(slow.got) == 5  # its prefetch; it never acknowledges: a slow consumer
+        for i in range(100, 150):
+            s.send(msg(f"m{i}", t))
+        for _ in range(5):
+            await settle()
+        assert len(fast.got) == 150
+        pending = [e.message.body for e in slow_sub.queue.iter_entries()]
+        assert len(pending) == 10 and pending[-1] == "m149"  # bounded, the oldest dropped
+    run(tmp_path, body, pm)

@@ -464,8 +464,9 @@ class Broker:
                     ops.append(AddMessage(message))
                     added = True
                 ops.append(AddRef(q.store_key, message.message_id, 0))
-            elif not b.durable and q.count >= q.policy.pending_message_limit > 0:
-                self._discard_oldest(q)
+            elif not b.durable and q.count >= q.policy.pending_message_limit > 0 and _all_slow(q):
+                while q.count >= q.policy.pending_message_limit:
+                    self._discard_oldest(q)
             q.enqueue(e)
 
     def _discard_oldest(self, q: Queue) -> None:
@@ -796,3 +797,13 @@ def _virtual_topic_of(path: str, prefix: str) -> str | None:
     if len(parts) == 3 and parts[2].startswith(prefix):
         return parts[2]
     return None
+
+
+def _all_slow(q: Queue) -> bool:
+    """True when no consumer of a topic subscription's queue can take more right now (paused
+    by back-pressure, or out of credit): only then is it a slow consumer whose oldest
+    pending messages ActiveMQ's pending-message limit discards."""
+    for c in q.consumers:
+        if not c.paused and (c.presettled or c.credit > 0):
+            return False
+    return True
