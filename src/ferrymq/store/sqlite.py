@@ -303,36 +303,52 @@ class SQLiteStore:
         ex = db.execute
         ex("BEGIN IMMEDIATE")
         try:
-            for op in ops:
+            many = db.executemany
+            i, n = 0, len(ops)
+            while i < n:
+                op = ops[i]
                 if op is None:
+                    i += 1
                     continue
                 t = type(op)
+                # a run of ops of one kind is one executemany (order across kinds is kept)
+                j = i + 1
+                while j < n and (ops[j] is None or type(ops[j]) is t):
+                    j += 1
+                run = [o for o in ops[i:j] if o is not None]
+                i = j
                 if t is AddMessage:
-                    mid = op.message.message_id  # type: ignore[union-attr]
-                    data = records[mid]
-                    if cipher is not None:
-                        data = cipher.encrypt(data, message_aad(mid))
-                    ex(_SQL_ADD_MESSAGE, (mid, data))
-                elif t is AddRef:
-                    ex(_SQL_ADD_REF, (op.store_key, op.message_id, op.delivery_count))  # type: ignore[union-attr]
-                elif t is RemoveRef:
-                    mid = op.message_id  # type: ignore[union-attr]
-                    if ex(_SQL_REMOVE_REF, (op.store_key, mid)).rowcount:  # type: ignore[union-attr]
-                        ex(_SQL_DELETE_UNREFERENCED, (mid, mid))
-                elif t is SetDeliveryCount:
-                    ex(_SQL_SET_COUNT, (op.delivery_count, op.store_key, op.message_id))  # type: ignore[union-attr]
-                elif t is DropKey:
-                    key = op.store_key  # type: ignore[union-attr]
-                    ex(_SQL_DROP_KEY_MESSAGES, (key, key))
-                    ex(_SQL_DROP_KEY_REFS, (key,))
-                elif t is PutMeta:
-                    ns, k, value = op.namespace, op.key, op.value  # type: ignore[union-attr]
-                    if value is None:
-                        ex(_SQL_DELETE_META, (ns, k))
-                    else:
+                    rows = []
+                    for o in run:
+                        mid = o.message.message_id  # type: ignore[union-attr]
+                        data = records[mid]
                         if cipher is not None:
-                            value = cipher.encrypt(bytes(value), meta_aad(ns, k))
-                        ex(_SQL_PUT_META, (ns, k, value))
+                            data = cipher.encrypt(data, message_aad(mid))
+                        rows.append((mid, data))
+                    many(_SQL_ADD_MESSAGE, rows)
+                elif t is AddRef:
+                    many(_SQL_ADD_REF, [(o.store_key, o.message_id, o.delivery_count)  # type: ignore[union-attr]
+                                        for o in run])
+                elif t is RemoveRef:
+                    many(_SQL_REMOVE_REF, [(o.store_key, o.message_id) for o in run])  # type: ignore[union-attr]
+                    many(_SQL_DELETE_UNREFERENCED, [(o.message_id, o.message_id) for o in run])  # type: ignore[union-attr]
+                elif t is SetDeliveryCount:
+                    many(_SQL_SET_COUNT, [(o.delivery_count, o.store_key, o.message_id)  # type: ignore[union-attr]
+                                          for o in run])
+                elif t is DropKey:
+                    for o in run:
+                        key = o.store_key  # type: ignore[union-attr]
+                        ex(_SQL_DROP_KEY_MESSAGES, (key, key))
+                        ex(_SQL_DROP_KEY_REFS, (key,))
+                elif t is PutMeta:
+                    for o in run:
+                        ns, k, value = o.namespace, o.key, o.value  # type: ignore[union-attr]
+                        if value is None:
+                            ex(_SQL_DELETE_META, (ns, k))
+                        else:
+                            if cipher is not None:
+                                value = cipher.encrypt(bytes(value), meta_aad(ns, k))
+                            ex(_SQL_PUT_META, (ns, k, value))
                 else:
                     raise StoreFailure(f"unknown store op {t.__name__}")
             hook = self.before_commit
