@@ -31,7 +31,7 @@ from ferrymq.protocols.amqp.connection import (
     Session,
     core_error,
 )
-from ferrymq.protocols.amqp.framing import encode_transfer
+from ferrymq.protocols.amqp.framing import FRAME_HEADER_SIZE, encode_transfer
 from ferrymq.protocols.amqp.mapping import encode_delivery, to_core
 from ferrymq.protocols.amqp.performatives import Detach, Rejected, TransactionalState, Transfer
 from ferrymq.protocols.amqp.types import AmqpCodecError
@@ -42,6 +42,21 @@ if TYPE_CHECKING:
 #: link credit we grant a client's sender link (ActiveMQ's producer credit)
 PRODUCER_CREDIT = 1000
 _tag = struct.Struct(">Q").pack
+#: frame header (size, doff 2, type 0, channel)
+_frame_head = struct.Struct(">IBBH").pack
+_pc_u8 = struct.Struct(">BB").pack
+_pc_u32 = struct.Struct(">BI").pack
+#: transfer performative descriptor, then a list8 constructor
+_TRANSFER_DESC = b"\x00\x53\x14\xc0"
+
+
+def _uint(v: int) -> bytes:
+    """A uint as the codec writes it (uint0, smalluint or uint)."""
+    if v == 0:
+        return b"\x43"
+    if v < 256:
+        return _pc_u8(0x52, v)
+    return _pc_u32(0x70, v)
 
 
 class Link:
@@ -210,7 +225,10 @@ class IncomingLink(Link):
 class OutgoingLink(Link):
     """A client's receiver link: a core subscription whose deliveries become transfers."""
 
-    __slots__ = ("sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending", "_transfer")
+    __slots__ = (
+        "sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending", "_transfer",
+        "_handle_enc", "_tail",
+    )  # fmt: skip
 
     def __init__(
         self, adapter: AmqpAdapter, session: Session, name: str, handle: int, presettled: bool
@@ -225,6 +243,10 @@ class OutgoingLink(Link):
         self._transfer = Transfer(
             handle=handle, delivery_id=0, delivery_tag=b"", message_format=0, settled=presettled or None
         )
+        # the transfer performative as the codec encodes it, around the delivery id and tag:
+        # handle, delivery-id, delivery-tag (8-byte binary), message-format 0, settled
+        self._handle_enc = _uint(handle)
+        self._tail = b"\x43\x41" if presettled else b"\x43"
 
     def subscribe(self, spec: Any) -> None:
         spec.ack_mode = CLIENT
@@ -259,10 +281,30 @@ class OutgoingLink(Link):
         payload = encode_delivery(d.message, d.delivery_count)
         did = session.next_delivery_id
         session.next_delivery_id = (did + 1) & 0xFFFFFFFF
-        t = self._transfer
-        t.delivery_id = did
-        t.delivery_tag = _tag(d.tag)
-        n = encode_transfer(adapter.out, session.channel, t, payload, adapter.remote_max_frame)
+        tag = _tag(d.tag)
+        # the common case, one frame: the performative from the link's precomputed parts
+        hd = self._handle_enc
+        dd = _uint(did)
+        tail = self._tail
+        content = len(hd) + len(dd) + 10 + len(tail)
+        size = FRAME_HEADER_SIZE + 6 + content + len(payload)
+        if size <= adapter.remote_max_frame:
+            out = adapter.out
+            out += _frame_head(size, 2, 0, session.channel)
+            out += _TRANSFER_DESC
+            out += _pc_u8(content + 1, 3 + len(tail))
+            out += hd
+            out += dd
+            out += b"\xa0\x08"
+            out += tag
+            out += tail
+            out += payload
+            n = 1
+        else:
+            t = self._transfer
+            t.delivery_id = did
+            t.delivery_tag = tag
+            n = encode_transfer(adapter.out, session.channel, t, payload, adapter.remote_max_frame)
         self.delivery_count = (self.delivery_count + 1) & 0xFFFFFFFF
         if self.presettled:
             adapter.autosettle(self.sub, d.tag)

@@ -35,15 +35,18 @@ from ferrymq.core import (
     validate_path,
 )
 from ferrymq.protocols.amqp.message import (
+    _ENCODE_MAP,
     BODY_DATA,
     BODY_NONE,
     BODY_SEQUENCE,
     BODY_VALUE,
     AmqpMessage,
+    ApplicationProperties,
     Header,
+    MessageAnnotations,
     Properties,
+    _e_data,
     decode_message,
-    encode_message,
 )
 from ferrymq.protocols.amqp.types import (
     Byte,
@@ -55,6 +58,8 @@ from ferrymq.protocols.amqp.types import (
     UByte,
     UInt,
     ULong,
+    _compound,
+    _encode,
 )
 
 #: encode_cache key: (message-annotations + bare message) bytes of a core message
@@ -379,65 +384,117 @@ def _amqp_body_value(v: Any) -> Any:
     return _amqp_prop(v)
 
 
+#: the properties section's field encoders (every field defaults to null)
+_PROPS_ENC = Properties.SPEC.encoders
+_PROPS_HEAD = b"\x00\x53\x73"
+#: encoded message-annotations that hold only x-opt-jms-dest, by its value
+_MA_DEST_ONLY: dict[int, bytes] = {}
+
+
+def _encode_ma(ma: dict[Any, Any], out: bytearray) -> None:
+    if len(ma) == 1:
+        code = ma.get(JMS_DEST)
+        if type(code) is Byte:
+            hit = _MA_DEST_ONLY.get(code)
+            if hit is None:
+                buf = bytearray()
+                _ENCODE_MAP[MessageAnnotations](ma, buf)
+                hit = _MA_DEST_ONLY[code] = bytes(buf)
+            out += hit
+            return
+    _ENCODE_MAP[MessageAnnotations](ma, out)
+
+
+def _encode_properties(values: list[Any], out: bytearray) -> None:
+    """The properties section from its 13 field values, as ``Properties.encode`` writes it:
+    null for None, trailing nulls trimmed (every field's default is null)."""
+    count = len(values)
+    while count and values[count - 1] is None:
+        count -= 1
+    out += _PROPS_HEAD
+    if not count:
+        out.append(0x45)
+        return
+    content = bytearray()
+    enc = _PROPS_ENC
+    for i in range(count):
+        v = values[i]
+        if v is None:
+            content.append(0x40)
+        else:
+            enc[i](v, content)
+    _compound(out, count, content, 0xC0, 0xD0)
+
+
 def encode_rest(msg: Message) -> bytes:
     """Message annotations and the bare message for ``msg`` (cached per message)."""
-    am = AmqpMessage()
     ma: dict[Any, Any] = {JMS_DEST: Byte(DEST_TYPES[msg.destination.kind])}
-    p = Properties(
-        message_id=id_from_core(msg.message_id),
-        to=name_from_core(msg.destination),
-        subject=msg.type,
-        creation_time=Timestamp(msg.timestamp) if msg.timestamp else None,
-        group_id=msg.group_id,
-        group_sequence=UInt(msg.group_seq) if msg.group_seq > 0 else None,
-    )
-    if msg.user_id is not None:
-        p.user_id = msg.user_id.encode("utf-8")
+    # properties fields: message-id, user-id, to, subject, reply-to, correlation-id,
+    # content-type, content-encoding, absolute-expiry-time, creation-time, group-id,
+    # group-sequence, reply-to-group-id
+    pv: list[Any] = [
+        id_from_core(msg.message_id),
+        msg.user_id.encode("utf-8") if msg.user_id is not None else None,
+        name_from_core(msg.destination),
+        msg.type,
+        None,
+        id_from_core(msg.correlation_id) if msg.correlation_id is not None else None,
+        Symbol(msg.content_type) if msg.content_type is not None else None,
+        None,
+        Timestamp(msg.expiration) if msg.expiration else None,
+        Timestamp(msg.timestamp) if msg.timestamp else None,
+        msg.group_id,
+        UInt(msg.group_seq) if msg.group_seq > 0 else None,
+        None,
+    ]
     if msg.reply_to is not None:
-        p.reply_to = name_from_core(msg.reply_to)
+        pv[4] = name_from_core(msg.reply_to)
         ma[JMS_REPLY_TO] = Byte(DEST_TYPES[msg.reply_to.kind])
-    if msg.correlation_id is not None:
-        p.correlation_id = id_from_core(msg.correlation_id)
-    if msg.content_type is not None:
-        p.content_type = Symbol(msg.content_type)
-    if msg.expiration:
-        p.absolute_expiry_time = Timestamp(msg.expiration)
     app: dict[str, Any] = {}
-    for k, v in msg.properties.items():
-        if k.startswith(JMS_AMQP):
-            if k.startswith(MA_PREFIX):
-                ma[Symbol(k[len(MA_PREFIX) :])] = _amqp_prop(v)
-            elif k == CONTENT_ENCODING:
-                p.content_encoding = Symbol(str(v))
-            elif k == REPLY_TO_GROUP_ID:
-                p.reply_to_group_id = str(v)
-            continue
-        if k.startswith("AMQ_SCHEDULED_"):
-            continue
-        app[k] = _amqp_prop(v)
+    if msg.properties:
+        for k, v in msg.properties.items():
+            if k.startswith(JMS_AMQP):
+                if k.startswith(MA_PREFIX):
+                    ma[Symbol(k[len(MA_PREFIX) :])] = _amqp_prop(v)
+                elif k == CONTENT_ENCODING:
+                    pv[7] = Symbol(str(v))
+                elif k == REPLY_TO_GROUP_ID:
+                    pv[12] = str(v)
+                continue
+            if k.startswith("AMQ_SCHEDULED_"):
+                continue
+            app[k] = _amqp_prop(v)
     kind = msg.body_kind
     b = msg.body
-    if kind == TEXT:
-        am.body_kind, am.body = BODY_VALUE, b if isinstance(b, str) else msg.text()
-    elif kind == BYTES:
-        am.body_kind, am.body = BODY_DATA, [bytes(b) if b is not None else b""]
+    buf = bytearray()
+    if kind == BYTES:
+        body_kind, body = BODY_DATA, [bytes(b) if b is not None else b""]
+    elif kind == TEXT:
+        body_kind, body = BODY_VALUE, b if isinstance(b, str) else msg.text()
     elif kind == MAP:
-        am.body_kind, am.body = BODY_VALUE, _amqp_body_value(b or {})
+        body_kind, body = BODY_VALUE, _amqp_body_value(b or {})
     elif kind == STREAM:
-        am.body_kind, am.body = BODY_VALUE, _amqp_body_value(list(b or []))
+        body_kind, body = BODY_VALUE, _amqp_body_value(list(b or []))
     elif kind == OBJECT and isinstance(msg.native, tuple) and msg.native[0] == NATIVE_VALUE:
-        am.body_kind, am.body = BODY_VALUE, msg.native[1]
+        body_kind, body = BODY_VALUE, msg.native[1]
     elif kind == OBJECT:
-        am.body_kind = BODY_DATA
-        am.body = [bytes(b) if isinstance(b, bytes | bytearray) else str(b).encode("utf-8")]
-        if p.content_type is None:
-            p.content_type = SERIALIZED_JAVA
+        body_kind = BODY_DATA
+        body = [bytes(b) if isinstance(b, bytes | bytearray) else str(b).encode("utf-8")]
+        if pv[6] is None:
+            pv[6] = SERIALIZED_JAVA
     else:
-        am.body_kind, am.body = BODY_NONE, None
-    am.message_annotations = ma
-    am.properties = p
-    am.application_properties = app or None
-    return encode_message(am)
+        body_kind, body = BODY_NONE, None
+    _encode_ma(ma, buf)
+    _encode_properties(pv, buf)
+    if app:
+        _ENCODE_MAP[ApplicationProperties](app, buf)
+    if body_kind == BODY_DATA:
+        for chunk in body:
+            _e_data(chunk, buf)
+    elif body_kind == BODY_VALUE:
+        buf += b"\x00\x53\x77"
+        _encode(body, buf)
+    return bytes(buf)
 
 
 def _rest_and_ttl(msg: Message) -> tuple[bytes, int | None]:
@@ -452,7 +509,23 @@ def _rest_and_ttl(msg: Message) -> tuple[bytes, int | None]:
     return hit  # type: ignore[no-any-return]
 
 
+#: encoded header sections without a ttl, by (durable, priority, delivery count)
+_HEADERS: dict[tuple[bool, int, int], bytes] = {}
+
+
 def _header(msg: Message, ttl: int | None, delivery_count: int) -> bytes:
+    if not ttl:
+        key = (bool(msg.persistent), msg.priority, delivery_count)
+        hit = _HEADERS.get(key)
+        if hit is None:
+            hit = _encode_header(msg, None, delivery_count)
+            if len(_HEADERS) < 4096:
+                _HEADERS[key] = hit
+        return hit
+    return _encode_header(msg, ttl, delivery_count)
+
+
+def _encode_header(msg: Message, ttl: int | None, delivery_count: int) -> bytes:
     h = Header(
         durable=msg.persistent,
         priority=UByte(msg.priority) if msg.priority != 4 else None,
