@@ -11,12 +11,13 @@ from collections import deque
 from typing import Any
 
 from ferrymq.core.admin import BrokerAdmin
+from ferrymq.core.advisory import Advisor
 from ferrymq.core.completion import DONE, Completion, HeldCompletion
 from ferrymq.core.connection import ClientConnection
 from ferrymq.core.delivery import Entry
 from ferrymq.core.errors import ClientIdInUse, IllegalState, InvalidRequest, NotFound, ResourceLimit
-from ferrymq.core.message import TEXT, Message, new_message_id
-from ferrymq.core.names import ADVISORY_PREFIX, QUEUE, TEMP_QUEUE, TOPIC, DestinationName, validate_path
+from ferrymq.core.message import Message, new_message_id
+from ferrymq.core.names import QUEUE, TEMP_QUEUE, TOPIC, DestinationName, validate_path
 from ferrymq.core.policy import DestinationPolicy, PolicyMap
 from ferrymq.core.ports import (
     AddMessage,
@@ -136,7 +137,7 @@ class Broker:
         #: virtual topic path -> its consumer queues (Consumer.<name>.VirtualTopic.X)
         self.virtual_topic_prefix = "VirtualTopic."
         self._vt_queues: dict[str, list[Queue]] = {}
-        self.advisories = advisories
+        self.advisor = Advisor(self, advisories)
         self.scheduler = Scheduler(self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -210,7 +211,7 @@ class Broker:
         if client_id:
             self.client_ids[client_id] = conn
         self.stats.connections_total += 1
-        self.advise("Connection", {"ConnectionInfo": {
+        self.advisor.advise("Connection", {"ConnectionInfo": {
             "connectionId": conn_id, "clientId": client_id, "userName": principal.username if principal else None,
             "clientIp": f"{protocol}://{remote}"}})
         return conn
@@ -221,7 +222,7 @@ class Broker:
             del self.client_ids[conn.client_id]
         for dest in list(conn.producers):
             self.remove_producer(conn, dest)
-        self.advise("Connection", {"RemoveInfo": {"objectId": conn.id}})
+        self.advisor.advise("Connection", {"RemoveInfo": {"objectId": conn.id}})
 
     # -- producers (for advisories and statistics; STOMP and MQTT have none) ------------
     def add_producer(self, conn: ClientConnection, dest: DestinationName) -> None:
@@ -229,7 +230,7 @@ class Broker:
         stats = self._dest_stats(dest)
         if stats is not None:
             stats.producer_count += 1
-        self._advise_producer(dest, stats, {"ProducerInfo": {"destination": str(dest), "connectionId": conn.id}})
+        self.advisor.producer(dest, stats, {"ProducerInfo": {"destination": str(dest), "connectionId": conn.id}})
 
     def remove_producer(self, conn: ClientConnection, dest: DestinationName) -> None:
         n = conn.producers.get(dest, 0)
@@ -242,7 +243,7 @@ class Broker:
         stats = self._dest_stats(dest)
         if stats is not None and stats.producer_count > 0:
             stats.producer_count -= 1
-        self._advise_producer(dest, stats, {"RemoveInfo": {"destination": str(dest), "connectionId": conn.id}})
+        self.advisor.producer(dest, stats, {"RemoveInfo": {"destination": str(dest), "connectionId": conn.id}})
 
     def _dest_stats(self, dest: DestinationName) -> DestinationStats | None:
         if dest.is_wildcard or "," in dest.path:
@@ -256,11 +257,6 @@ class Broker:
         if t is None and dest.kind == TOPIC:
             t = self._topic(dest.path)
         return t.stats if t is not None else None
-
-    def _advise_producer(self, dest: DestinationName, stats: DestinationStats | None, body: dict[str, Any]) -> None:
-        kind = "Queue" if dest.is_queue else "Topic"
-        self.advise(f"Producer.{kind}.{dest.path}", body,
-                    {"producerCount": stats.producer_count if stats is not None else 0})
 
     # -- destinations ----------------------------------------------------------------------
     def _queue(self, path: str, *, create: bool, persist: bool = True) -> Queue | None:
@@ -280,7 +276,7 @@ class Broker:
             self._vt_queues.setdefault(vt, []).append(q)
         if persist:
             self.defer_ops([PutMeta(DEST_NS, f"queue://{path}", b"")])
-        self.advise_destination(name, added=True)
+        self.advisor.destination(name, added=True)
         return q
 
     def _topic(self, path: str) -> TopicInfo:
@@ -290,22 +286,22 @@ class Broker:
             if why:
                 raise InvalidRequest(why)
             t = self.topics[path] = TopicInfo(DestinationName(TOPIC, path))
-            self.advise_destination(t.name, added=True)
+            self.advisor.destination(t.name, added=True)
         return t
 
     def _create_temp_queue(self, name: DestinationName, owner: ClientConnection) -> Queue:
         q = Queue(self, name, None, self.policies.get(name), owner=owner)
         self.queues[name.path] = q
-        self.advise_destination(name, added=True)
+        self.advisor.destination(name, added=True)
         return q
 
     def _temp_topic_created(self, name: DestinationName, owner: ClientConnection) -> None:
         self.topics[name.path] = TopicInfo(name)
-        self.advise_destination(name, added=True)
+        self.advisor.destination(name, added=True)
 
     def _temp_topic_deleted(self, name: DestinationName) -> None:
         if self.topics.pop(name.path, None) is not None:
-            self.advise_destination(name, added=False)
+            self.advisor.destination(name, added=False)
 
     def _delete_queue(self, q: Queue) -> None:
         q.deleted = True
@@ -320,7 +316,7 @@ class Broker:
             c.session.subscriptions.pop(c.id, None)
             c.sink.closed(NotFound(f"{q.name} was deleted"))
         self._forget_queue_memory(q)
-        self.advise_destination(q.name, added=False)
+        self.advisor.destination(q.name, added=False)
         ops: list[StoreOp] = []
         if q.store_key is not None and q.name.kind == QUEUE:
             ops.append(DropKey(q.store_key))
@@ -505,7 +501,7 @@ class Broker:
             holder = Queue(self, dest, None, pol)
             self.dead_letter(holder, Entry(message, 0), f"Message Expired. Expiration:{message.expiration}",
                              ops, expired=True)
-        self.advise(f"Expired.{'Queue' if dest.is_queue else 'Topic'}.{dest.path}",
+        self.advisor.advise(f"Expired.{'Queue' if dest.is_queue else 'Topic'}.{dest.path}",
                     {"MessageId": message.message_id}, {"orignalMessageId": message.message_id})
 
     def submit(self, ops: list[StoreOp]) -> Completion:
@@ -531,7 +527,7 @@ class Broker:
     # -- subscriptions ------------------------------------------------------------------
     def _subscribe(self, session: Any, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
         sub = self._subscribe_inner(session, spec, sink)
-        self.advise_consumer(sub, added=True)
+        self.advisor.consumer(sub, added=True)
         return sub
 
     def _subscribe_inner(self, session: Any, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
@@ -672,7 +668,7 @@ class Broker:
                 self.topic_trie.remove(b.pattern, b)
                 q.deleted = True
                 self._forget_queue_memory(q)
-        self.advise_consumer(sub, added=False)
+        self.advisor.consumer(sub, added=False)
 
     # -- dead letters and expiry -----------------------------------------------------------
     def dead_letter(self, q: Queue, e: Entry, reason: str, ops: list[StoreOp], *, expired: bool = False) -> None:
@@ -711,14 +707,14 @@ class Broker:
         dlq.enqueue(ne)
         q.stats.dlq_count += 1
         self.stats.messages_dead_lettered += 1
-        self.advise(f"MessageDLQd.{'Queue' if src.is_queue else 'Topic'}.{src.path}",
+        self.advisor.advise(f"MessageDLQd.{'Queue' if src.is_queue else 'Topic'}.{src.path}",
                     {"MessageId": msg.message_id, "Cause": reason},
                     {"orignalMessageId": msg.message_id, "dlqDeliveryFailureCause": reason})
 
     def expire_entry(self, q: Queue, e: Entry) -> None:
         q.stats.expired_count += 1
         src = e.message.destination
-        self.advise(f"Expired.{'Queue' if src.is_queue else 'Topic'}.{src.path}",
+        self.advisor.advise(f"Expired.{'Queue' if src.is_queue else 'Topic'}.{src.path}",
                     {"MessageId": e.message.message_id}, {"orignalMessageId": e.message.message_id})
         ops: list[StoreOp] = []
         self.dead_letter(q, e, f"Message Expired. Expiration:{e.message.expiration}", ops, expired=True)
@@ -746,41 +742,6 @@ class Broker:
                 n += 1
         return n
 
-    # -- advisory topics (ActiveMQ.Advisory.*) -------------------------------------------
-    def advise(self, suffix: str, data: dict[str, Any], props: dict[str, Any] | None = None) -> None:
-        """Publish an advisory message, JSON bodied as ActiveMQ's STOMP view shows them,
-        only when somebody listens on its topic."""
-        if not self.advisories or not self.running:
-            return
-        path = ADVISORY_PREFIX + suffix
-        if not self.topic_trie.match(path):
-            return
-        m = Message(DestinationName(TOPIC, path), json.dumps(data, default=str), TEXT, type="Advisory",
-                    properties=dict(props or {}), persistent=False)
-        self.route(m, [])
-
-    def advise_destination(self, name: DestinationName, added: bool) -> None:
-        if name.path.startswith(ADVISORY_PREFIX) or not self.running:
-            return
-        kind = {QUEUE: "Queue", TOPIC: "Topic", TEMP_QUEUE: "TempQueue"}.get(name.kind, "TempTopic")
-        self.advise(kind, {"DestinationInfo": {"destination": str(name), "operationType": 0 if added else 1}})
-
-    def advise_consumer(self, sub: Subscription, added: bool) -> None:
-        dest = sub.spec.destination
-        if dest.path.startswith(ADVISORY_PREFIX) or not self.advisories:
-            return
-        if dest.is_queue:
-            count = len(sub.queue.consumers)
-        else:
-            count = sum(1 for b in self.topic_trie.match_pattern_values(dest.path) if b.queue.consumers)
-        info: dict[str, Any] = {"consumerId": f"{sub.session.connection.id}:{sub.id}",
-                                "destination": str(dest), "selector": sub.spec.selector,
-                                "prefetchSize": sub.prefetch}
-        if sub.spec.durable_name:
-            info["subscriptionName"] = sub.spec.durable_name
-        self.advise(f"Consumer.{'Queue' if dest.is_queue else 'Topic'}.{dest.path}",
-                    {"ConsumerInfo" if added else "RemoveInfo": info}, {"consumerCount": count})
-
     # -- convenience for admin/tests ------------------------------------------------------
     def queue(self, path: str) -> Queue | None:
         return self.queues.get(path)
@@ -803,7 +764,4 @@ def _all_slow(q: Queue) -> bool:
     """True when no consumer of a topic subscription's queue can take more right now (paused
     by back-pressure, or out of credit): only then is it a slow consumer whose oldest
     pending messages ActiveMQ's pending-message limit discards."""
-    for c in q.consumers:
-        if not c.paused and (c.presettled or c.credit > 0):
-            return False
-    return True
+    return not any(not c.paused and (c.presettled or c.credit > 0) for c in q.consumers)

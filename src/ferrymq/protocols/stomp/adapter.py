@@ -339,7 +339,15 @@ class StompAdapter(ProtocolAdapter):
         self._state = "closing"
         self._close_after_flush = True
         self._pending.clear()
+        self._release_core()
         self.ctx.request_flush()
+
+    def _release_core(self) -> None:
+        """Detach from the core now: nothing more is delivered to a connection that is
+        going away, and its unacknowledged messages go back to their queues."""
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            conn.close()
 
     # -- frames --------------------------------------------------------------------------
     def on_send(self, frame: Frame) -> None:
@@ -521,6 +529,7 @@ class StompAdapter(ProtocolAdapter):
     def on_disconnect(self, frame: Frame) -> None:
         rid = frame.headers.get("receipt")
         self._state = "disconnecting"
+        self._release_core()
         if rid is None:
             self._close()
             return
@@ -641,6 +650,4 @@ class StompAdapter(ProtocolAdapter):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._state = "closing"
-        if self.conn is not None:
-            conn, self.conn = self.conn, None
-            conn.close()
+        self._release_core()
