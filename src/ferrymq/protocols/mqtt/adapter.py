@@ -27,6 +27,7 @@ from ferrymq.core import (
     ACCEPTED,
     AUTO,
     CLIENT,
+    DONE,
     TOPIC,
     WRITE,
     ClientConnection,
@@ -44,10 +45,10 @@ from ferrymq.core import (
 )
 from ferrymq.protocols.base import AdapterContext, ProtocolAdapter
 from ferrymq.protocols.mqtt.mapping import (
-    encoded_parts,
+    OUTBOUND_KEY,
+    Outbound,
     filter_to_core,
-    is_retained_copy,
-    message_qos,
+    outbound,
     to_core,
 )
 from ferrymq.protocols.mqtt.packets import (
@@ -70,7 +71,6 @@ from ferrymq.protocols.mqtt.packets import (
     Subscribe,
     Unsubscribe,
     encode,
-    encode_publish_header,
 )
 
 log = logging.getLogger("ferrymq.mqtt")
@@ -83,8 +83,8 @@ QOS_NAMES = ("AT_MOST_ONCE:", "AT_LEAST_ONCE:", "EXACTLY_ONCE:")
 #: policy's durable topic prefetch); bounded so packet identifiers never run out
 QOS_PREFETCH = 1000
 PINGRESP = b"\xd0\x00"
-#: broker-internal topics that, like $ topics, a filter starting with a wildcard does not match
-ADVISORY = "ActiveMQ.Advisory."
+#: one-byte bytes objects by value (PUBLISH first bytes)
+_BYTE = tuple(bytes((i,)) for i in range(256))
 
 _ids = itertools.count(1)
 _id_prefix = f"ferrymq-{os.getpid() % 100000}-"
@@ -138,8 +138,10 @@ class MqttAdapter(ProtocolAdapter):
         self.parser = MqttParser(max_packet_size=lim.max_frame_size, server=True)
         self.broker = ctx.broker
         self._out: list[bytes] = []
+        self._flush_requested = False
         self._pending: deque[Packet] = deque()
-        self._replies: deque[list[Any]] = deque()  # [completion, bytes] in request order
+        self._replies: deque[tuple[Completion, bytes]] = deque()  # in request order
+        self._reply_done = self._on_reply_done  # one bound method for every reply callback
         self._state = "new"  # new -> connecting -> connected -> closing
         self._close_after_flush = False
         self.conn: ClientConnection | None = None
@@ -172,8 +174,65 @@ class MqttAdapter(ProtocolAdapter):
             self._fail(f"malformed packet: {e.message}")
             return
         if packets:
-            self._pending.extend(packets)
-            self._drain()
+            if self._state == "connected" and not self._pending:
+                self._run(packets)
+            else:
+                self._pending.extend(packets)
+                self._drain()
+
+    def _run(self, packets: list[Packet]) -> None:
+        """Act on ``packets`` of a connected client in order. Consecutive PUBACKs settle as one
+        batch per subscription, before any other kind of packet is acted on."""
+        handlers = self._handlers
+        inflight = self._inflight
+        acks: dict[MqttSubscription, list[int]] | None = None
+        for p in packets:
+            if self._state != "connected":
+                break
+            t = type(p)
+            try:
+                if t is Publish:
+                    self.on_publish(p)  # type: ignore[arg-type]
+                    continue
+                if t is PubAck:
+                    pid: int = p.packet_id  # type: ignore[union-attr,assignment]
+                    entry = inflight.get(pid)
+                    if entry is None or entry[2] != 1:
+                        continue  # unknown or already acknowledged: ignored
+                    del inflight[pid]
+                    if acks is None:
+                        acks = {entry[0]: [entry[1]]}
+                    else:
+                        tags = acks.get(entry[0])
+                        if tags is None:
+                            acks[entry[0]] = [entry[1]]
+                        else:
+                            tags.append(entry[1])
+                    continue
+                if acks is not None:
+                    a, acks = acks, None
+                    self._settle_acks(a)
+                handler = handlers.get(t)
+                if handler is None:
+                    self._fail(f"{t.__name__} is not a packet a client may send now")
+                    continue
+                handler(self, p)
+            except CoreError as e:
+                self._fail(e.message)
+        if acks is not None:
+            try:
+                self._settle_acks(acks)
+            except CoreError as e:
+                self._fail(e.message)
+
+    def _settle_acks(self, acks: dict[MqttSubscription, list[int]]) -> None:
+        session = self.session
+        if session is None:
+            return
+        for ms, tags in acks.items():
+            sub = ms.sub
+            if sub is not None and not sub.closed:
+                session.settle(sub, tags, ACCEPTED)
 
     def _drain(self) -> None:
         pending = self._pending
@@ -278,7 +337,7 @@ class MqttAdapter(ProtocolAdapter):
                 self._subscribe_one(topic_filter, qos, retroactive=False)
             for pid in sorted(self.state.awaiting_pubcomp):
                 self._out.append(_pid_packet(0x62, pid))
-        self.ctx.request_flush()
+        self._request_flush()
         self._drain()
 
     def _kicked(self, error: Exception) -> None:
@@ -288,9 +347,15 @@ class MqttAdapter(ProtocolAdapter):
         self.session = None
         self._publish_will()
         self._fail(str(error))
-        self.ctx.request_flush()
+        self._request_flush()
 
     # -- helpers ---------------------------------------------------------------------------
+    def _request_flush(self) -> None:
+        """Ask the transport for one flush (one request per tick)."""
+        if not self._flush_requested:
+            self._flush_requested = True
+            self.ctx.request_flush()
+
     def _fail(self, reason: str) -> None:
         """Close the network connection (after what is already queued for it)."""
         if self._state == "closing":
@@ -300,22 +365,30 @@ class MqttAdapter(ProtocolAdapter):
         self._state = "closing"
         self._close_after_flush = True
         self._pending.clear()
-        self.ctx.request_flush()
+        self._request_flush()
 
     def _reply(self, c: Completion, data: bytes) -> None:
-        """Queue an acknowledgement that may only go out once ``c`` is durable, in order."""
+        """Queue an acknowledgement that may only go out once ``c`` is durable, in order.
+
+        A completion that resolves later only asks for a flush; :meth:`data_to_send` moves
+        the acknowledgements whose completions are done, in order, to the output."""
         if c.is_done and not self._replies:
             if c.ok:
                 self._out.append(data)
             else:
                 self._fail(f"could not store a message: {c.error}")
             return
-        self._replies.append([c, data])
-        c.add_callback(self._replies_ready)
+        self._replies.append((c, data))
+        c.add_callback(self._reply_done)
 
-    def _replies_ready(self, _c: Any = None) -> None:
+    def _on_reply_done(self, _c: Completion) -> None:
+        if not self._flush_requested:
+            self._flush_requested = True
+            self.ctx.request_flush()
+
+    def _replies_ready(self) -> None:
         q = self._replies
-        wrote = False
+        out = self._out
         while q and q[0][0].is_done:
             c, data = q.popleft()
             if not c.ok:
@@ -323,10 +396,7 @@ class MqttAdapter(ProtocolAdapter):
                 q.clear()
                 return
             if self._state != "closing":
-                self._out.append(data)
-                wrote = True
-        if wrote:
-            self.ctx.request_flush()
+                out.append(data)
 
     def _publish_will(self) -> None:
         will, self._will = self._will, None
@@ -353,29 +423,29 @@ class MqttAdapter(ProtocolAdapter):
     def on_publish(self, p: Publish) -> None:
         qos = p.qos
         pid = p.packet_id
-        state = self.state
-        if qos == 2 and pid in state.inbound_qos2:
+        if qos == 2 and pid in self.state.inbound_qos2:
             # a re-sent PUBLISH we already routed (method B, spec 4.3.3): acknowledge again
             self._reply(Completion.done(), _pid_packet(0x50, pid))
             return
         msg = to_core(p.topic, p.payload, qos, p.retain)
         msg.producer_key = self.conn
-        assert self.session is not None
+        session = self.session
+        assert session is not None
         try:
-            done = self.session.send(msg)
+            done = session.send(msg)
         except (Unauthorized, InvalidRequest, NotFound) as e:
             # MQTT 3.1.1 cannot refuse one PUBLISH: it is dropped and acknowledged
             log.warning("mqtt %s: PUBLISH to %s dropped: %s", self.client_id, p.topic, e)
-            done = Completion.done()
+            done = DONE
         if qos == 0:
-            if not done.is_done or not done.ok:
+            if done is not DONE and (not done.is_done or not done.ok):
                 done.add_callback(self._check_stored)
             return
         assert pid is not None
         if qos == 1:
             self._reply(done, _pid_packet(0x40, pid))
         else:
-            state.inbound_qos2.add(pid)
+            self.state.inbound_qos2.add(pid)
             self._reply(done, _pid_packet(0x50, pid))
 
     def _check_stored(self, c: Completion) -> None:
@@ -387,6 +457,8 @@ class MqttAdapter(ProtocolAdapter):
         self._reply(Completion.done(), _pid_packet(0x70, p.packet_id))
 
     def on_puback(self, p: PubAck) -> None:
+        # the connected path (_run) batches PUBACKs; this one serves packets queued while
+        # the CONNECT was authenticated
         entry = self._inflight.get(p.packet_id)
         if entry is None or entry[2] != 1:
             return  # unknown or already acknowledged: ignored
@@ -494,27 +566,44 @@ class MqttAdapter(ProtocolAdapter):
     # -- deliveries ------------------------------------------------------------------------
     def _deliver(self, ms: MqttSubscription, d: Delivery) -> None:
         msg = d.message
-        sub = ms.sub
-        if ms.dollar_guard and (msg.destination.path[:1] == "$" or msg.destination.path.startswith(ADVISORY)):
+        o: Outbound | None = msg.encode_cache.get(OUTBOUND_KEY)
+        if o is None:
+            o = outbound(msg)
+        if ms.dollar_guard and o.dollar:
+            sub = ms.sub
             if sub is not None and not sub.presettled and self.session is not None:
                 self.session.settle(sub, [d.tag], ACCEPTED)
             return
-        topic, payload = encoded_parts(msg)
-        qos = message_qos(msg)
+        qos = o.qos
         if ms.qos < qos:
             qos = ms.qos
-        retain = is_retained_copy(msg)
+        out = self._out
         if qos == 0:
-            self._out.append(encode_publish_header(topic, len(payload), 0, retain, False, None))
-            self._out.append(payload)
+            head = o._head0
+            out.append(head if head is not None else o.head0())
+            out.append(o.payload)
+            sub = ms.sub
             if sub is not None and not sub.presettled and self.session is not None:
                 self.session.settle(sub, [d.tag], ACCEPTED)
         else:
-            pid = self._alloc_pid()
-            self._inflight[pid] = (ms, d.tag, qos)
-            self._out.append(encode_publish_header(topic, len(payload), qos, retain, d.redelivered, pid))
-            self._out.append(payload)
-        self.ctx.request_flush()
+            inflight = self._inflight
+            pid = self._next_pid + 1
+            if pid > 65535 or pid in inflight or pid in self.state.awaiting_pubcomp:
+                pid = self._alloc_pid()
+            else:
+                self._next_pid = pid
+            inflight[pid] = (ms, d.tag, qos)
+            mid = o._middle
+            if mid is None:
+                mid = o.middle()
+            b0 = 0x30 | qos << 1 | o.retain
+            if d.redelivered:
+                b0 |= 8
+            out.append(_BYTE[b0] + mid + bytes((pid >> 8, pid & 0xFF)))
+            out.append(o.payload)
+        if not self._flush_requested:
+            self._flush_requested = True
+            self.ctx.request_flush()
 
     def _subscription_gone(self, ms: MqttSubscription, error: Exception | None) -> None:
         if self.subs.get(ms.filter) is ms:
@@ -523,6 +612,9 @@ class MqttAdapter(ProtocolAdapter):
 
     # -- transport side ----------------------------------------------------------------------
     def data_to_send(self) -> list[bytes]:
+        self._flush_requested = False
+        if self._replies:
+            self._replies_ready()
         out = self._out
         if out:
             self._out = []

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from ferrymq.core import BYTES, EMPTY, MAP, STREAM, TEXT, TOPIC, DestinationName, Message
+from ferrymq.protocols.mqtt.packets import encode_publish_middle
 
 QOS_PROPERTY = "ActiveMQ.MQTT.QoS"
 RETAIN_PROPERTY = "ActiveMQ.Retain"
@@ -28,6 +29,14 @@ _FROM_CORE_NAME = str.maketrans({".": "/", "/": "."})
 
 #: cache key of the encoded (topic bytes, payload bytes) in Message.encode_cache
 CACHE_KEY = ("mqtt", "publish")
+#: cache key of a message's :class:`Outbound` in Message.encode_cache
+OUTBOUND_KEY = ("mqtt", "outbound")
+#: broker-internal topics that, like $ topics, a filter starting with a wildcard does not match
+ADVISORY = "ActiveMQ.Advisory."
+
+#: core destination per MQTT topic name; bounded, shared (names are immutable)
+_DEST_CACHE: dict[str, DestinationName] = {}
+_DEST_CACHE_MAX = 4096
 
 
 def filter_to_core(topic_filter: str) -> str:
@@ -43,18 +52,24 @@ def name_from_core(dest: DestinationName) -> str:
     return dest.path.translate(_FROM_CORE_NAME)
 
 
+def topic_to_core(topic: str) -> DestinationName:
+    """The core topic of MQTT topic name ``topic`` (cached per name)."""
+    dest = _DEST_CACHE.get(topic)
+    if dest is None:
+        if len(_DEST_CACHE) >= _DEST_CACHE_MAX:
+            _DEST_CACHE.clear()
+        dest = _DEST_CACHE[topic] = DestinationName(TOPIC, topic.translate(_TO_CORE_NAME))
+    return dest
+
+
 def to_core(topic: str, payload: bytes, qos: int, retain: bool) -> Message:
     props: dict[str, Any] = {QOS_PROPERTY: qos}
     if retain:
         props[RETAIN_PROPERTY] = True
-    return Message(
-        DestinationName(TOPIC, name_to_core(topic)),
-        payload,
-        BYTES,
-        properties=props,
-        persistent=qos > 0,
-        origin="mqtt",
-    )
+    dest = _DEST_CACHE.get(topic)
+    if dest is None:
+        dest = topic_to_core(topic)
+    return Message(dest, payload, BYTES, properties=props, persistent=qos > 0, origin="mqtt")
 
 
 def message_qos(msg: Message) -> int:
@@ -95,6 +110,68 @@ def encoded_parts(msg: Message) -> tuple[bytes, bytes]:
             payload_of(msg),
         )
     return parts  # type: ignore[no-any-return]
+
+
+class Outbound:
+    """What every MQTT delivery of one message shares, cached on the message.
+
+    ``qos`` is the message's own QoS and ``retain`` the RETAIN bit (1 for a retained copy);
+    ``dollar`` is true for topics a filter starting with a wildcard does not match. The
+    header pieces are made on first use: :meth:`head0` is the whole QoS 0 header (first
+    byte, Remaining Length, topic), :meth:`middle` the part of a QoS 1/2 header between the
+    first byte and the packet identifier.
+    """
+
+    __slots__ = ("topic", "payload", "qos", "retain", "dollar", "_head0", "_middle")
+
+    def __init__(self, msg: Message) -> None:
+        path = msg.destination.path
+        t = _TOPIC_OUT.get(path)
+        if t is None:
+            t = _topic_out(path)
+        self.topic, self.dollar = t
+        body = msg.body
+        self.payload = body if type(body) is bytes and msg.body_kind == BYTES else payload_of(msg)
+        props = msg.properties
+        q = props.get(QOS_PROPERTY)
+        self.qos = q if type(q) is int and 0 <= q <= 2 else message_qos(msg)
+        self.retain = 1 if props and props.get(RETAINED_PROPERTY) is True else 0
+        self._head0: bytes | None = None
+        self._middle: bytes | None = None
+
+    def head0(self) -> bytes:
+        h = self._head0
+        if h is None:
+            h = self._head0 = encode_publish_middle(self.topic, len(self.payload), 0, 0x30 | self.retain)
+        return h
+
+    def middle(self) -> bytes:
+        m = self._middle
+        if m is None:
+            m = self._middle = encode_publish_middle(self.topic, len(self.payload), 1)
+        return m
+
+
+#: (MQTT topic bytes, is a $ or advisory topic) per core topic path; bounded, shared
+_TOPIC_OUT: dict[str, tuple[bytes, bool]] = {}
+
+
+def _topic_out(path: str) -> tuple[bytes, bool]:
+    if len(_TOPIC_OUT) >= _DEST_CACHE_MAX:
+        _TOPIC_OUT.clear()
+    t = _TOPIC_OUT[path] = (
+        path.translate(_FROM_CORE_NAME).encode("utf-8"),
+        path[:1] == "$" or path.startswith(ADVISORY),
+    )
+    return t
+
+
+def outbound(msg: Message) -> Outbound:
+    """The :class:`Outbound` of ``msg``, made once for every MQTT subscriber."""
+    o = msg.encode_cache.get(OUTBOUND_KEY)
+    if o is None:
+        o = msg.encode_cache[OUTBOUND_KEY] = Outbound(msg)
+    return o  # type: ignore[no-any-return]
 
 
 def _json_default(o: Any) -> Any:

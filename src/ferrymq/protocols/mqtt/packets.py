@@ -42,6 +42,7 @@ __all__ = [
     "encode_all",
     "encode_publish",
     "encode_publish_header",
+    "encode_publish_middle",
     "encode_remaining_length",
     "validate_topic_filter",
     "validate_topic_name",
@@ -709,6 +710,26 @@ def encode_publish_header(
     if rl < 0x80:
         return bytes((b0, rl, tlen >> 8, tlen & 0xFF)) + tail
     return bytes((b0,)) + encode_remaining_length(rl) + bytes((tlen >> 8, tlen & 0xFF)) + tail
+
+
+def encode_publish_middle(topic_bytes: bytes, payload_len: int, qos: int, first: int = -1) -> bytes:
+    """The bytes of a PUBLISH between its first byte and its packet identifier (QoS 1/2) or
+    its payload (QoS 0): Remaining Length, topic length and topic, preceded by the first
+    byte ``first`` when it is given (>= 0). It depends on neither the DUP flag nor the packet
+    id, so one copy serves every delivery of a message at one QoS."""
+    tlen = len(topic_bytes)
+    if tlen > 0xFFFF:
+        raise ValueError("topic longer than 65535 bytes")
+    rl = (4 if qos else 2) + tlen + payload_len
+    if rl < 0x80:
+        head = bytes((rl, tlen >> 8, tlen & 0xFF))
+    elif rl < 0x4000:
+        head = bytes((rl & 0x7F | 0x80, rl >> 7, tlen >> 8, tlen & 0xFF))
+    else:
+        head = encode_remaining_length(rl) + bytes((tlen >> 8, tlen & 0xFF))
+    if first >= 0:
+        return bytes((first,)) + head + topic_bytes
+    return head + topic_bytes
 
 
 def encode_publish(
