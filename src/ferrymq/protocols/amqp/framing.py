@@ -30,7 +30,14 @@ from typing import Any, NamedTuple
 
 from ferrymq.protocols.amqp.performatives import Performative, Transfer
 from ferrymq.protocols.amqp.sasl import SaslPerformative
-from ferrymq.protocols.amqp.types import FRAMING_ERROR, AmqpCodecError, decode_value, encode_value
+from ferrymq.protocols.amqp.types import (
+    _LOW_LEVEL_ERRORS,
+    FRAMING_ERROR,
+    AmqpCodecError,
+    _list_items,
+    decode_value,
+    encode_value,
+)
 
 __all__ = [
     "AMQP_HEADER",
@@ -65,6 +72,10 @@ _u32 = struct.Struct(">I").unpack_from
 _u16 = struct.Struct(">H").unpack_from
 _pack_head = _frame_head.pack
 _pack_into_head = _frame_head.pack_into
+#: decoders of the performatives (codes 0x10-0x18) from their field lists
+_PERFORMATIVES: dict[int, Any] = {
+    cls.SPEC.code: cls._decode_fields for cls in Performative.__subclasses__() if "SPEC" in cls.__dict__
+}
 
 
 class ProtocolHeader(NamedTuple):
@@ -219,7 +230,22 @@ def _parse_frame(chunk: bytes, view: memoryview, start: int, end: int) -> FrameE
         raise _framing(f"unknown frame type {ftype}")
     if body == end:
         return FrameEvent(channel, None, b"")
-    perf, pos = decode_value(chunk, body)
+    perf = None
+    if ftype == FRAME_AMQP and body + 5 < end and chunk[body] == 0 and chunk[body + 1] == 0x53:
+        # a performative as a list8 under a smallulong descriptor (what peers send): decode
+        # its fields straight from the list, without the generic described-value path
+        conv = _PERFORMATIVES.get(chunk[body + 2])
+        size = chunk[body + 4]
+        if conv is not None and chunk[body + 3] == 0xC0 and size:
+            try:
+                items, pos = _list_items(chunk, body + 6, chunk[body + 5], body + 5 + size)
+                perf = conv(items)
+            except AmqpCodecError:
+                raise
+            except _LOW_LEVEL_ERRORS as exc:
+                raise AmqpCodecError(f"malformed AMQP value: {type(exc).__name__}: {exc}") from None
+    if perf is None:
+        perf, pos = decode_value(chunk, body)
     if pos > end:
         raise AmqpCodecError("performative runs past the end of its frame")
     if ftype == FRAME_AMQP:

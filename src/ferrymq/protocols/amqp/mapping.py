@@ -227,7 +227,7 @@ def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Messag
     h = am.header
     p = am.properties
     ma = am.message_annotations
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if ma or (h is not None and h.ttl) else 0
     persistent = False
     priority = 4
     expiration = 0
@@ -324,7 +324,7 @@ def _body_to_core(am: AmqpMessage, msg_type: Any, content_type: str | None) -> t
     body = am.body
     forced = MSG_TYPES.get(int(msg_type)) if isinstance(msg_type, int) else None
     if bk == BODY_DATA:
-        data = b"".join(body)
+        data = body[0] if len(body) == 1 else b"".join(body)
         if forced == TEXT or (forced is None and content_type is not None and _is_text(content_type)):
             try:
                 return TEXT, data.decode("utf-8")

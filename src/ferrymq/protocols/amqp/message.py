@@ -17,15 +17,19 @@ the unchanged bare-message bytes.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 from ferrymq.protocols.amqp.performatives import Composite, build_table
 from ferrymq.protocols.amqp.types import (
+    _DESCRIBED_SMALL,
+    _LOW_LEVEL_ERRORS,
     AmqpCodecError,
     Buffer,
     Symbol,
     ULong,
+    _decode,
     _e_binary,
     _e_list,
     _e_map,
@@ -270,18 +274,62 @@ _RANK = {
 }
 
 
+_u32 = struct.Struct(">I").unpack_from
+_HEADER_FROM = Header._decode_fields
+_PROPERTIES_FROM = Properties._decode_fields
+
+
 def decode_message(payload: Buffer) -> AmqpMessage:
     """Decode every section of a (complete) transfer payload."""
+    try:
+        return _decode_message(payload)
+    except AmqpCodecError:
+        raise
+    except _LOW_LEVEL_ERRORS as exc:
+        raise AmqpCodecError(f"malformed AMQP value: {type(exc).__name__}: {exc}") from None
+
+
+def _decode_message(payload: Buffer) -> AmqpMessage:
     msg = AmqpMessage()
     end = len(payload)
     pos = 0
     rank = -1
     body: list[Any] | None = None
+    small = _DESCRIBED_SMALL
+    section: Any
     while pos < end:
         if payload[pos] != 0x00:
             raise AmqpCodecError("message section is not a described type")
-        section, pos = decode_value(payload, pos)
-        kind = type(section)
+        kind: Any = None
+        if pos + 3 < end and payload[pos + 1] == 0x53:
+            # smallulong descriptor: the common sections without the generic decoder
+            code = payload[pos + 2]
+            ctor = payload[pos + 3]
+            if code == DATA and ctor in (0xA0, 0xB0):
+                if ctor == 0xB0:
+                    start = pos + 8
+                    stop = start + _u32(payload, pos + 4)[0]
+                else:
+                    start = pos + 5
+                    stop = start + payload[pos + 4]
+                if stop > end:
+                    raise AmqpCodecError("truncated variable-width value")
+                kind = Data
+                section = payload[start:stop]
+                pos = stop
+            elif ctor == 0x45 and code in (HEADER, PROPERTIES):
+                section = _HEADER_FROM([]) if code == HEADER else _PROPERTIES_FROM([])
+                kind = type(section)
+                pos += 4
+            else:
+                conv = small[code]
+                if conv is not None:
+                    value, pos = _decode(payload, pos + 3)
+                    section = conv(value)
+                    kind = type(section)
+        if kind is None:
+            section, pos = decode_value(payload, pos)
+            kind = type(section)
         r = _RANK.get(kind)
         if r is None:
             raise AmqpCodecError(f"unknown message section {section!r:.60}")
