@@ -593,6 +593,42 @@ public class Jms {
         c.close();
     }
 
+    // -- topics across protocols (MQTT has no queues) ------------------------------------------
+    static void topicout() throws Exception {
+        Connection c = connect("", null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(s.createTopic(name("to-mqtt")));
+        TextMessage t = s.createTextMessage("text to mqtt");
+        p.send(t, DeliveryMode.PERSISTENT, 4, 0);
+        BytesMessage b = s.createBytesMessage();
+        b.writeBytes(new byte[] {0, 1, 2, 3});
+        p.send(b);
+        out("sent", 2);
+        c.close();
+    }
+
+    static void topicin() throws Exception {
+        Connection c = connect("", null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer cons = s.createConsumer(s.createTopic(name("from-mqtt")));
+        out("ready", true);
+        System.out.flush();
+        List<String> got = new ArrayList<>();
+        Message m;
+        while (got.size() < 2 && (m = cons.receive(10000)) != null) {
+            if (m instanceof BytesMessage) {
+                BytesMessage bm = (BytesMessage) m;
+                byte[] buf = new byte[(int) bm.getBodyLength()];
+                bm.readBytes(buf);
+                got.add("bytes:" + new String(buf, "UTF-8") + "|" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
+            } else {
+                got.add(m.getClass().getSimpleName());
+            }
+        }
+        out("received", got);
+        c.close();
+    }
+
     // -- failover: driven step by step through stdin by the Python test -----------------------
     static void failover() throws Exception {
         java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
