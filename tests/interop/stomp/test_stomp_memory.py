@@ -64,6 +64,7 @@ def test_flood_stays_within_memory_budget(tmp_path: Path) -> None:
     stop.set()
     t.join(2)
     peak = max(peak, rss(pid))
+    print(f"flood: offered {sent * 10_000 >> 20} MiB, broker RSS {base >> 20} -> peak {peak >> 20} MiB")
     assert served
     assert sent < 20_000, "the producer was never slowed"
     assert peak - base < BUDGET + MARGIN, f"RSS grew by {(peak - base) >> 20} MiB"
