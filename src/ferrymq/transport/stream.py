@@ -16,9 +16,9 @@ log = logging.getLogger("ferrymq.transport")
 AdapterFactory = Callable[[AdapterContext], ProtocolAdapter]
 
 
-class StreamConnection(asyncio.Protocol):
-    __slots__ = ("_loop", "_listener", "_flusher", "transport", "adapter", "peer", "_timer",
-                 "_timer_at", "_closing", "_paused")
+class AdapterHost(asyncio.Protocol):
+    """What every connection that drives a ProtocolAdapter shares: admission, the adapter's
+    context, back-pressure both ways, one flush per tick, one timer, and the teardown."""
 
     def __init__(self, listener: Any, loop: asyncio.AbstractEventLoop, flusher: FlushScheduler) -> None:
         self._loop = loop
@@ -31,46 +31,33 @@ class StreamConnection(asyncio.Protocol):
         self._closing = False
         self._paused = False
 
-    # -- asyncio.Protocol ---------------------------------------------------------------
-    def connection_made(self, base: asyncio.BaseTransport) -> None:
+    def _admit(self, base: asyncio.BaseTransport, websocket: bool = False) -> PeerInfo | None:
+        """Take the transport; the peer, or None when the listener refuses it (aborted)."""
         transport = cast(asyncio.Transport, base)  # uvloop's transports are not subclasses
         self.transport = transport
         peername = transport.get_extra_info("peername") or ("?", 0)
         listener = self._listener
         peer = PeerInfo(str(peername[0]), int(peername[1]) if len(peername) > 1 else 0,
-                        tls=transport.get_extra_info("sslcontext") is not None, listener=listener.name)
+                        tls=transport.get_extra_info("sslcontext") is not None, websocket=websocket,
+                        listener=listener.name)
         if not listener.admit(self, peer):
             transport.abort()
-            return
+            return None
         limits: ProtocolLimits = listener.limits
         transport.set_write_buffer_limits(high=limits.max_pending_outbound_bytes,
                                           low=limits.max_pending_outbound_bytes // 4)
-        ctx = listener.make_context(peer)
+        return peer
+
+    def _start_adapter(self, factory: AdapterFactory, peer: PeerInfo) -> ProtocolAdapter:
+        ctx = self._listener.make_context(peer)
         ctx.request_flush = self._request_flush
         ctx.pause_reading = self._pause_reading
         ctx.resume_reading = self._resume_reading
-        self.adapter = listener.adapter_factory(ctx)
-        self._schedule_tick(self.adapter.tick(time.monotonic()))
-        self._request_flush()
+        adapter = self.adapter = factory(ctx)
+        self._schedule_tick(adapter.tick(time.monotonic()))
+        return adapter
 
-    def data_received(self, data: bytes) -> None:
-        adapter = self.adapter
-        if adapter is None or self._closing:
-            return
-        try:
-            adapter.receive_data(data)
-        except Exception:  # a bug in an adapter must not take the broker down
-            log.exception("adapter %s failed on input from %s", adapter.name, self._listener.name)
-            self._abort()
-            return
-        self._flusher.mark(self)
-
-    def eof_received(self) -> bool | None:
-        if self.adapter is not None:
-            self.adapter.receive_eof()
-            self._flusher.mark(self)
-        return None
-
+    # -- asyncio.Protocol ---------------------------------------------------------------
     def pause_writing(self) -> None:
         if self.adapter is not None:
             self.adapter.pause_delivery()
@@ -92,29 +79,12 @@ class StreamConnection(asyncio.Protocol):
                 log.exception("adapter %s failed while closing", adapter.name)
         self.transport = None
 
-    # -- output --------------------------------------------------------------------------
+    # -- output and control ----------------------------------------------------------------
     def _request_flush(self) -> None:
         self._flusher.mark(self)
 
     def flush(self) -> None:
-        adapter, transport = self.adapter, self.transport
-        if adapter is None or transport is None:
-            return
-        try:
-            chunks = adapter.data_to_send()
-            if chunks:
-                transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-            if adapter.should_close():
-                self._closing = True
-                transport.close()
-                return
-            deadline = adapter.tick(time.monotonic())
-        except Exception:
-            log.exception("adapter %s failed while writing", adapter.name)
-            self._abort()
-            return
-        if deadline is not None:
-            self._schedule_tick(deadline)
+        raise NotImplementedError
 
     def _abort(self) -> None:
         self._closing = True
@@ -140,11 +110,58 @@ class StreamConnection(asyncio.Protocol):
                 return
             self._timer.cancel()
         self._timer_at = deadline
-        delay = max(0.0, deadline - time.monotonic())
-        self._timer = self._loop.call_later(delay, self._on_timer)
+        self._timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self.adapter is None:
+        if self.adapter is not None:
+            self.flush()
+
+
+class StreamConnection(AdapterHost):
+    """A TCP or TLS byte stream straight into the adapter."""
+
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        peer = self._admit(base)
+        if peer is None:
             return
-        self.flush()
+        self._start_adapter(self._listener.adapter_factory, peer)
+        self._request_flush()
+
+    def data_received(self, data: bytes) -> None:
+        adapter = self.adapter
+        if adapter is None or self._closing:
+            return
+        try:
+            adapter.receive_data(data)
+        except Exception:  # a bug in an adapter must not take the broker down
+            log.exception("adapter %s failed on input from %s", adapter.name, self._listener.name)
+            self._abort()
+            return
+        self._flusher.mark(self)
+
+    def eof_received(self) -> bool | None:
+        if self.adapter is not None:
+            self.adapter.receive_eof()
+            self._flusher.mark(self)
+        return None
+
+    def flush(self) -> None:
+        adapter, transport = self.adapter, self.transport
+        if adapter is None or transport is None:
+            return
+        try:
+            chunks = adapter.data_to_send()
+            if chunks:
+                transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            if adapter.should_close():
+                self._closing = True
+                transport.close()
+                return
+            deadline = adapter.tick(time.monotonic())
+        except Exception:
+            log.exception("adapter %s failed while writing", adapter.name)
+            self._abort()
+            return
+        if deadline is not None:
+            self._schedule_tick(deadline)

@@ -25,9 +25,9 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from ferrymq.protocols.base import PeerInfo, ProtocolAdapter, ProtocolLimits
+from ferrymq.protocols.base import PeerInfo, ProtocolLimits
 from ferrymq.transport.flush import FlushScheduler
-from ferrymq.transport.stream import AdapterFactory
+from ferrymq.transport.stream import AdapterFactory, AdapterHost
 
 log = logging.getLogger("ferrymq.transport")
 
@@ -44,7 +44,7 @@ def _text_ok(data: bytes) -> bool:
     return True
 
 
-class WebSocketConnection(asyncio.Protocol):
+class WebSocketConnection(AdapterHost):
     """One WebSocket connection: handshake, framing, and a protocol adapter behind it."""
 
     def __init__(
@@ -56,45 +56,23 @@ class WebSocketConnection(asyncio.Protocol):
         default: AdapterFactory | None,
         text_subprotocols: frozenset[str],
     ) -> None:
-        self._loop = loop
-        self._listener = listener
-        self._flusher = flusher
+        super().__init__(listener, loop, flusher)
         self._factories = subprotocols
         self._default = default
         self._text_protocols = text_subprotocols
-        self.transport: asyncio.Transport | None = None
-        self.adapter: ProtocolAdapter | None = None
         self.ws: ServerProtocol | None = None
         self.peer: PeerInfo | None = None
         self.subprotocol: str | None = None
         self._text = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
-        self._closing = False
         self._handshake_deadline = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        peername = transport.get_extra_info("peername") or ("?", 0)
-        listener = self._listener
-        peer = PeerInfo(
-            str(peername[0]),
-            int(peername[1]) if len(peername) > 1 else 0,
-            tls=transport.get_extra_info("sslcontext") is not None,
-            websocket=True,
-            listener=listener.name,
-        )
-        self.peer = peer
-        tr = self.transport
-        assert tr is not None
-        if not listener.admit(self, peer):
-            tr.abort()
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        peer = self._admit(base, websocket=True)
+        if peer is None:
             return
-        limits: ProtocolLimits = listener.limits
-        tr.set_write_buffer_limits(
-            high=limits.max_pending_outbound_bytes, low=limits.max_pending_outbound_bytes // 4
-        )
+        self.peer = peer
+        limits: ProtocolLimits = self._listener.limits
         offered = [Subprotocol(s) for s in self._factories]
         self.ws = ServerProtocol(
             subprotocols=offered, select_subprotocol=self._select, max_size=limits.max_frame_size, logger=log
@@ -127,27 +105,6 @@ class WebSocketConnection(asyncio.Protocol):
             self.ws.receive_eof()
             self._process()
         return None
-
-    def pause_writing(self) -> None:
-        if self.adapter is not None:
-            self.adapter.pause_delivery()
-
-    def resume_writing(self) -> None:
-        if self.adapter is not None:
-            self.adapter.resume_delivery()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._listener.release(self)
-        adapter, self.adapter = self.adapter, None
-        if adapter is not None:
-            try:
-                adapter.connection_lost(exc)
-            except Exception:
-                log.exception("adapter %s failed while closing", adapter.name)
-        self.transport = None
 
     # -- input ---------------------------------------------------------------------------
     def _process(self) -> None:
@@ -194,17 +151,9 @@ class WebSocketConnection(asyncio.Protocol):
         self.subprotocol = sub
         self._text = (sub in self._text_protocols) if sub else False
         assert self.peer is not None
-        ctx = self._listener.make_context(self.peer)
-        ctx.request_flush = self._request_flush
-        ctx.pause_reading = self._pause_reading
-        ctx.resume_reading = self._resume_reading
-        self.adapter = factory(ctx)
-        self._schedule_tick(self.adapter.tick(time.monotonic()))
+        self._start_adapter(factory, self.peer)
 
     # -- output --------------------------------------------------------------------------
-    def _request_flush(self) -> None:
-        self._flusher.mark(self)
-
     def _write_ws(self) -> None:
         ws, transport = self.ws, self.transport
         if ws is None or transport is None:
@@ -255,30 +204,7 @@ class WebSocketConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _abort(self) -> None:
-        self._closing = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _pause_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.pause_reading()
-
-    def _resume_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.resume_reading()
-
     # -- time ------------------------------------------------------------------------------
-    def _schedule_tick(self, deadline: float | None) -> None:
-        if deadline is None:
-            return
-        if self._timer is not None:
-            if self._timer_at <= deadline:
-                return
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), self._on_timer)
-
     def _on_timer(self) -> None:
         self._timer = None
         if self.transport is None:
