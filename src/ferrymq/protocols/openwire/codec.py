@@ -369,18 +369,7 @@ def _w_field(out: _Out, f: FieldSpec, value: Any, depth: int) -> None:
     elif kind is Kind.STRING:
         _w_string(out, value, f.name)
     elif kind is Kind.CACHED:
-        cache = out.cache
-        if cache is None:
-            _w_nested(out, value, depth)
-            return
-        key = value._key() if isinstance(value, DataStructure) else value
-        slot = cache.index.get(key)
-        out.flag(slot is None)
-        if slot is None:
-            out.buf += _I16.pack(cache.add(key))
-            _w_nested(out, value, depth)
-        else:
-            out.buf += _I16.pack(slot)
+        _w_cached(out, value, depth)
     elif kind is Kind.NESTED:
         _w_nested(out, value, depth)
     elif kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
@@ -411,11 +400,69 @@ def _w_field(out: _Out, f: FieldSpec, value: Any, depth: int) -> None:
         raise OpenWireCodecError(f"unsupported field kind {kind}", fatal=False)
 
 
+def _w_cached(out: _Out, value: Any, depth: int) -> None:
+    cache = out.cache
+    if cache is None:
+        _w_nested(out, value, depth)
+        return
+    key = value._key() if isinstance(value, DataStructure) else value
+    slot = cache.index.get(key)
+    out.flag(slot is None)
+    if slot is None:
+        out.buf += _I16.pack(cache.add(key))
+        _w_nested(out, value, depth)
+    else:
+        out.buf += _I16.pack(slot)
+
+
+#: compiled field writers by (type code, version, tight)
+_WRITERS: dict[tuple[int, int, bool], Any] = {}
+
+
+def _compile_writer(code: int, version: int, tight: bool) -> Any:
+    """``write(out, obj, depth)`` for one type as straight-line code: one statement per field
+    of ``fields_for(code, version)``, doing what :func:`_w_field` does for its kind."""
+    ns: dict[str, Any] = {
+        "_pack": _pack, "_I8": _I8, "_I16": _I16, "_I32": _I32, "_w_long": _w_long,
+        "_w_string": _w_string, "_w_nested": _w_nested, "_w_cached": _w_cached, "_w_field": _w_field,
+    }  # fmt: skip
+    lines = ["def write(out, obj, depth):", "    buf = out.buf"]
+    if tight:
+        lines.append("    bits = out.bits")
+    for i, f in enumerate(fields_for(code, version)):
+        if not f.name.isidentifier():  # pragma: no cover - the table uses identifiers
+            raise ValueError(f"field name {f.name!r}")
+        v = f"obj.{f.name}"
+        kind = f.kind
+        if kind is Kind.BOOLEAN:
+            lines.append(f"    bits.append(bool({v}))" if tight else f"    buf.append(1 if {v} else 0)")
+        elif kind is Kind.BYTE:
+            lines.append(f"    buf += _pack(_I8, {v}, {f.name!r})")
+        elif kind is Kind.INT:
+            lines.append(f"    buf += _pack(_I32, {v}, {f.name!r})")
+        elif kind is Kind.LONG:
+            lines.append(f"    _w_long(out, {v}, {f.name!r})")
+        elif kind is Kind.STRING:
+            lines.append(f"    _w_string(out, {v}, {f.name!r})")
+        elif kind is Kind.CACHED:
+            lines.append(f"    _w_cached(out, {v}, depth)")
+        elif kind is Kind.NESTED:
+            lines.append(f"    _w_nested(out, {v}, depth)")
+        else:
+            ns[f"_f{i}"] = f
+            lines.append(f"    _w_field(out, _f{i}, {v}, depth)")
+    exec("\n".join(lines), ns)  # noqa: S102 - source built only from the spec table
+    return ns["write"]
+
+
 def _w_fields(out: _Out, obj: DataStructure, depth: int) -> None:
     if depth > MAX_NESTING:
         raise OpenWireCodecError("structures nested too deeply", fatal=False)
-    for f in fields_for(obj.type_code, out.version):
-        _w_field(out, f, getattr(obj, f.name), depth)
+    key = (obj.type_code, out.version, out.tight)
+    write = _WRITERS.get(key)
+    if write is None:
+        write = _WRITERS[key] = _compile_writer(*key)
+    write(out, obj, depth)
 
 
 def marshal(obj: DataStructure | None, wf: WireFormat, cache: _MarshalCache | None = None) -> bytes:
@@ -664,17 +711,52 @@ def _r_field(src: _In, f: FieldSpec, depth: int) -> Any:
     raise OpenWireCodecError(f"unsupported field kind {kind}")  # pragma: no cover
 
 
+#: compiled structure readers by (type code, version, tight)
+_READERS: dict[tuple[int, int, bool], Any] = {}
+
+
+def _compile_reader(cls: type[DataStructure], version: int, tight: bool) -> Any:
+    """``read(src, depth) -> instance`` for one type as straight-line code: the defaults of
+    the fields this version lacks, then one statement per wire field doing what
+    :func:`_r_field` does for its kind (in wire order, so errors come out the same)."""
+    fields = fields_for(cls.type_code, version)
+    ns: dict[str, Any] = {
+        "_cls": cls, "_new": object.__new__, "_set": object.__setattr__, "_I8": _I8, "_I32": _I32,
+        "_r_long": _r_long, "_r_string": _r_string, "_r_field": _r_field,
+    }  # fmt: skip
+    lines = ["def read(src, depth):", "    obj = _new(_cls)", "    unpack = src.unpack"]
+    for i, (name, default) in enumerate(cls._init_defaults):
+        ns[f"_d{i}"] = default
+        lines.append(f"    _set(obj, {name!r}, _d{i})")
+    for i, f in enumerate(fields):
+        kind = f.kind
+        if kind is Kind.BOOLEAN:
+            expr = "src.bit()" if tight else "src.u8() != 0"
+        elif kind is Kind.INT:
+            expr = "int(unpack(_I32))"
+        elif kind is Kind.LONG:
+            expr = "_r_long(src)"
+        elif kind is Kind.STRING:
+            expr = "_r_string(src)"
+        elif kind is Kind.BYTE:
+            expr = "int(unpack(_I8))"
+        else:
+            ns[f"_f{i}"] = f
+            expr = f"_r_field(src, _f{i}, depth)"
+        lines.append(f"    _set(obj, {f.name!r}, {expr})")
+    lines.append("    return obj")
+    exec("\n".join(lines), ns)  # noqa: S102 - source built only from the spec table
+    return ns["read"]
+
+
 def _r_fields(src: _In, cls: type[DataStructure], depth: int) -> DataStructure:
     if depth > MAX_NESTING:
         raise OpenWireCodecError("structures nested too deeply")
-    obj = cls.__new__(cls)
-    set_attr = object.__setattr__
-    # Fields absent from this version keep their defaults.
-    for name, default in cls._init_defaults:
-        set_attr(obj, name, default)
-    for f in fields_for(cls.type_code, src.version):
-        set_attr(obj, f.name, _r_field(src, f, depth))
-    return obj
+    key = (cls.type_code, src.version, src.tight)
+    read = _READERS.get(key)
+    if read is None:
+        read = _READERS[key] = _compile_reader(cls, src.version, src.tight)
+    return read(src, depth)  # type: ignore[no-any-return]
 
 
 def _r_command(src: _In) -> DataStructure | None:

@@ -39,6 +39,7 @@ a hash over their fields so that identifiers can key dictionaries and the marsha
 from __future__ import annotations
 
 import enum
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -727,6 +728,14 @@ _DEFAULTS: dict[Kind, Any] = {
 }
 
 
+#: field value types a key holds as they are (everything else goes through _freeze)
+_PLAIN = frozenset((str, int, bool, type(None), float, bytes))
+
+
+def _no_values(obj: Any) -> tuple[Any, ...]:
+    return ()
+
+
 class DataStructure:
     """Base of every generated OpenWire structure.
 
@@ -740,6 +749,8 @@ class DataStructure:
     spec: ClassVar[TypeSpec]
     field_names: ClassVar[tuple[str, ...]] = ()
     _init_defaults: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    #: the field values as a tuple, in ``field_names`` order
+    _values: ClassVar[Any] = staticmethod(_no_values)
 
     def __init__(self, **kwargs: Any) -> None:
         for name, default in self._init_defaults:
@@ -751,7 +762,11 @@ class DataStructure:
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.type_code, *(_freeze(getattr(self, n)) for n in self.field_names))
+        values = self._values(self)
+        for v in values:
+            if type(v) not in _PLAIN:
+                return (self.type_code, *(_freeze(v) for v in values))
+        return (self.type_code, *values)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -786,6 +801,15 @@ def _camel_ok(name: str) -> bool:
     return re.fullmatch(r"[A-Z][A-Za-z0-9]*", name) is not None
 
 
+def _values_getter(names: tuple[str, ...]) -> Any:
+    if not names:
+        return _no_values
+    if len(names) == 1:
+        get = operator.attrgetter(names[0])
+        return lambda obj: (get(obj),)
+    return operator.attrgetter(*names)
+
+
 def _build_classes() -> None:
     for spec in _SPECS:
         if spec.name == "DataStructure":
@@ -811,6 +835,7 @@ def _build_classes() -> None:
             "spec": spec,
             "field_names": tuple(names),
             "_init_defaults": tuple(defaults),
+            "_values": staticmethod(_values_getter(tuple(names))),
             "__doc__": spec.doc or f"OpenWire {spec.name} (type {spec.code}).",
             "__module__": __name__,
         }

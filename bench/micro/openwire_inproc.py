@@ -1,0 +1,223 @@
+"""In-process OpenWire micro benchmark: two OpenWireAdapter instances on a real Broker (SQLite
+store in a temp dir, asyncio LoopClock), no sockets.
+
+Client frames are encoded with ferrymq's codec the way the ActiveMQ JMS client sends them
+(tight encoding with the marshal cache, version 12): ActiveMQBytesMessage (or TextMessage)
+with a 256-byte body from one producer, async sends (non-persistent) or synchronous ones
+(persistent: response required). The consumer has prefetch 1000 and acknowledges
+cumulatively (standard ack) every 50 messages, as the JMS client does in auto-ack mode with
+optimized acknowledge.
+
+    python bench/micro/openwire_inproc.py [p|n] [--text] [--count N] [--profile]
+
+Prints msgs/s and µs per message: wall and process CPU time (all threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import struct
+import tempfile
+import time
+from typing import Any
+
+from ferrymq.app import LoopClock
+from ferrymq.core import Broker, Completion, Principal
+from ferrymq.protocols.base import AdapterContext, PeerInfo, ProtocolLimits
+from ferrymq.protocols.openwire import codec, props, spec
+from ferrymq.protocols.openwire.adapter import OpenWireAdapter
+from ferrymq.store.sqlite import SQLiteStore
+
+BODY = b"x" * 256
+BATCH = 50
+PREFETCH = 1000
+_I32 = struct.Struct(">i")
+
+
+class Auth:
+    allow_anonymous = True
+
+    def authenticate(self, creds: Any) -> Completion:
+        return Completion.done(Principal("u"))
+
+
+class Client:
+    """A JMS-shaped client: its own codec, negotiated against the adapter's WireFormatInfo."""
+
+    def __init__(self, broker: Broker, name: str) -> None:
+        ctx = AdapterContext(
+            broker=broker, authenticator=Auth(), limits=ProtocolLimits(), peer=PeerInfo("x", 1)
+        )
+        self.adapter = OpenWireAdapter(ctx)
+        self.parser = codec.OpenWireParser(preferred=codec.make_wire_format_info(version=12))
+        self.conn = spec.ConnectionId(value=f"ID:bench-{name}")
+        self.session = spec.SessionId(connection_id=self.conn.value, value=1)
+        self.next_id = 1
+        self.got: list[Any] = []
+
+    def encode(self, cmd: Any) -> bytes:
+        cmd.command_id = self.next_id
+        self.next_id += 1
+        return self.parser.encode(cmd)
+
+    def pump(self) -> None:
+        for data in self.adapter.data_to_send():
+            self.got += self.parser.feed(data)
+
+    def handshake(self) -> None:
+        self.adapter.receive_data(self.parser.encode(self.parser.preferred))
+        self.pump()
+        self.adapter.receive_data(
+            self.encode(spec.ConnectionInfo(connection_id=self.conn, client_id=None, response_required=True))
+            + self.encode(spec.SessionInfo(session_id=self.session, response_required=True))
+        )
+        self.pump()
+
+
+def message_frames(
+    c: Client, dest: Any, count: int, persistent: bool, text: bool
+) -> tuple[bytes, list[bytes]]:
+    pid = spec.ProducerId(connection_id=c.conn.value, session_id=1, value=1)
+    setup = c.encode(spec.ProducerInfo(producer_id=pid, destination=dest, response_required=True))
+    cls = spec.ActiveMQTextMessage if text else spec.ActiveMQBytesMessage
+    content = props.encode_text_body("x" * 256) if text else props.encode_bytes_body(BODY)
+    chunks = []
+    for start in range(0, count, BATCH):
+        frames = []
+        for seq in range(start + 1, min(start + BATCH, count) + 1):
+            m = cls(
+                producer_id=pid,
+                destination=dest,
+                message_id=spec.MessageId(producer_id=pid, producer_sequence_id=seq),
+                persistent=persistent,
+                priority=4,
+                timestamp=int(time.time() * 1000),
+                content=content,
+                response_required=persistent,
+            )
+            frames.append(c.encode(m))
+        chunks.append(b"".join(frames))
+    return setup, chunks
+
+
+async def run(
+    persistent: bool, text: bool, count: int, verify: bool = False, prof: cProfile.Profile | None = None
+) -> tuple[int, float, float]:
+    loop = asyncio.get_running_loop()
+    d = tempfile.mkdtemp()
+    broker = Broker(SQLiteStore(d + "/s.db", loop=loop), LoopClock(loop))
+    await broker.start()
+    prod, cons = Client(broker, "prod"), Client(broker, "cons")
+    prod.handshake()
+    cons.handshake()
+    dest = spec.ActiveMQQueue(physical_name="bench")
+    cid = spec.ConsumerId(connection_id=cons.conn.value, session_id=1, value=1)
+    cons.adapter.receive_data(
+        cons.encode(
+            spec.ConsumerInfo(
+                consumer_id=cid, destination=dest, prefetch_size=PREFETCH, priority=0, response_required=True
+            )
+        )
+    )
+    cons.pump()
+    setup, chunks = message_frames(prod, dest, count, persistent, text)
+    content = props.encode_text_body("x" * 256) if text else props.encode_bytes_body(BODY)
+    prod.adapter.receive_data(setup)
+    prod.pump()
+    cons.got.clear()
+    got = 0
+    acked = 0
+    last_id: Any = None
+
+    pid = spec.ProducerId(connection_id=prod.conn.value, session_id=1, value=1)
+
+    def consume() -> None:
+        nonlocal got, acked, last_id
+        for data in cons.adapter.data_to_send():
+            if verify:
+                # decode as the client would (client CPU: off by default)
+                for cmd in cons.parser.feed(data):
+                    if type(cmd) is spec.MessageDispatch and cmd.message is not None:
+                        got += 1
+                        last_id = cmd.message.message_id
+                        assert last_id.producer_sequence_id == got, last_id
+                        assert bytes(cmd.message.content) == bytes(content), cmd.message
+                continue
+            # count the dispatch frames (one producer, FIFO queue: ids are sequential)
+            pos, end = 0, len(data)
+            while pos < end:
+                size = _I32.unpack_from(data, pos)[0]
+                if data[pos + 4] == spec.MESSAGE_DISPATCH:
+                    got += 1
+                pos += 4 + size
+            last_id = spec.MessageId(producer_id=pid, producer_sequence_id=got)
+        if got - acked >= BATCH or (got == count and got > acked):
+            cons.adapter.receive_data(
+                cons.encode(
+                    spec.MessageAck(
+                        destination=dest,
+                        consumer_id=cid,
+                        ack_type=spec.STANDARD_ACK_TYPE,
+                        last_message_id=last_id,
+                        message_count=got - acked,
+                    )
+                )
+            )
+            acked = got
+
+    if prof is not None:
+        prof.enable()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    for chunk in chunks:
+        prod.adapter.receive_data(chunk)
+        prod.adapter.data_to_send()
+        await asyncio.sleep(0)
+        consume()
+    deadline = time.monotonic() + 30
+    while got < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.0005)
+        prod.adapter.data_to_send()
+        consume()
+    dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    if prof is not None:
+        prof.disable()
+    await broker.stop()
+    return got, dt, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["p", "n"], help="p: persistent synchronous sends, n: async")
+    ap.add_argument("--text", action="store_true", help="TextMessage instead of BytesMessage")
+    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--verify", action="store_true", help="decode every dispatch as the client")
+    args = ap.parse_args()
+    persistent = args.mode == "p"
+    if args.profile:
+        prof = cProfile.Profile()
+        got, dt, _cpu = asyncio.run(run(persistent, args.text, args.count, prof=prof))
+        print(f"persistent={persistent} {got} msgs {dt:.2f}s {got / dt:.0f}/s {dt / got * 1e6:.1f} us/msg")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+        return
+    best = None
+    for _ in range(args.repeat):
+        got, dt, cpu = asyncio.run(run(persistent, args.text, args.count, args.verify))
+        us = dt / max(got, 1) * 1e6
+        cus = cpu / max(got, 1) * 1e6
+        print(
+            f"persistent={persistent} {got} msgs {dt:.2f}s {got / dt:.0f}/s {us:.1f} us/msg wall,"
+            f" {cus:.1f} us/msg cpu"
+        )
+        best = cus if best is None else min(best, cus)
+    print(f"best {best:.1f} us/msg cpu")
+
+
+if __name__ == "__main__":
+    main()
