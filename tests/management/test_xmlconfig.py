@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferrymq.config.schema import parse_config
 from ferrymq.config.activemq_xml import DEFAULT_XML, XmlConfigError, default_data, sanitize, translate
+from ferrymq.config.schema import parse_config
 
 NS = "http://activemq.apache.org/schema/core"
 
