@@ -67,6 +67,7 @@ from ferrymq.protocols.mqtt.packets import (
     Publish,
     PubRec,
     PubRel,
+    RawPublish,
     SubAck,
     Subscribe,
     Unsubscribe,
@@ -139,7 +140,7 @@ class MqttAdapter(ProtocolAdapter):
         self.broker = ctx.broker
         self._out: list[bytes] = []
         self._flush_requested = False
-        self._pending: deque[Packet] = deque()
+        self._pending: deque[Packet | RawPublish] = deque()
         self._replies: deque[tuple[Completion, bytes]] = deque()  # in request order
         self._reply_done = self._on_reply_done  # one bound method for every reply callback
         self._state = "new"  # new -> connecting -> connected -> closing
@@ -165,7 +166,7 @@ class MqttAdapter(ProtocolAdapter):
             return
         self._last_recv = time.monotonic()
         try:
-            packets = self.parser.feed(data)
+            packets = self.parser.feed_fast(data)
         except MqttCodecError as e:
             self._pending.extend(e.packets)
             self._drain()
@@ -180,7 +181,7 @@ class MqttAdapter(ProtocolAdapter):
                 self._pending.extend(packets)
                 self._drain()
 
-    def _run(self, packets: list[Packet]) -> None:
+    def _run(self, packets: list[Packet | RawPublish]) -> None:
         """Act on ``packets`` of a connected client in order. Consecutive PUBACKs settle as one
         batch per subscription, before any other kind of packet is acted on."""
         handlers = self._handlers
@@ -191,8 +192,8 @@ class MqttAdapter(ProtocolAdapter):
                 break
             t = type(p)
             try:
-                if t is Publish:
-                    self.on_publish(p)  # type: ignore[arg-type]
+                if t is tuple:
+                    self._publish(p[0], p[1], p[2], p[3], p[5])  # type: ignore[index,arg-type]
                     continue
                 if t is PubAck:
                     pid: int = p.packet_id  # type: ignore[union-attr,assignment]
@@ -239,6 +240,8 @@ class MqttAdapter(ProtocolAdapter):
         handlers = self._handlers
         while pending and (self._state == "connected" or self._state == "new"):
             p = pending.popleft()
+            if type(p) is tuple:
+                p = Publish(*p)
             try:
                 if self._state == "new":
                     if type(p) is Connect:
@@ -421,13 +424,14 @@ class MqttAdapter(ProtocolAdapter):
 
     # -- packets ---------------------------------------------------------------------------
     def on_publish(self, p: Publish) -> None:
-        qos = p.qos
-        pid = p.packet_id
+        self._publish(p.topic, p.payload, p.qos, p.retain, p.packet_id)
+
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool, pid: int | None) -> None:
         if qos == 2 and pid in self.state.inbound_qos2:
             # a re-sent PUBLISH we already routed (method B, spec 4.3.3): acknowledge again
             self._reply(Completion.done(), _pid_packet(0x50, pid))
             return
-        msg = to_core(p.topic, p.payload, qos, p.retain)
+        msg = to_core(topic, payload, qos, retain)
         msg.producer_key = self.conn
         session = self.session
         assert session is not None
@@ -435,7 +439,7 @@ class MqttAdapter(ProtocolAdapter):
             done = session.send(msg)
         except (Unauthorized, InvalidRequest, NotFound) as e:
             # MQTT 3.1.1 cannot refuse one PUBLISH: it is dropped and acknowledged
-            log.warning("mqtt %s: PUBLISH to %s dropped: %s", self.client_id, p.topic, e)
+            log.warning("mqtt %s: PUBLISH to %s dropped: %s", self.client_id, topic, e)
             done = DONE
         if qos == 0:
             if done is not DONE and (not done.is_done or not done.ok):
