@@ -122,14 +122,14 @@ class Outbound:
     first byte and the packet identifier.
     """
 
-    __slots__ = ("topic", "payload", "qos", "retain", "dollar", "_head0", "_middle")
+    __slots__ = ("topic", "payload", "qos", "retain", "dollar", "_heads", "_head0", "_middle")
 
     def __init__(self, msg: Message) -> None:
         path = msg.destination.path
         t = _TOPIC_OUT.get(path)
         if t is None:
             t = _topic_out(path)
-        self.topic, self.dollar = t
+        self.topic, self.dollar, self._heads = t
         body = msg.body
         self.payload = body if type(body) is bytes and msg.body_kind == BYTES else payload_of(msg)
         props = msg.properties
@@ -142,28 +142,48 @@ class Outbound:
     def head0(self) -> bytes:
         h = self._head0
         if h is None:
-            h = self._head0 = encode_publish_middle(self.topic, len(self.payload), 0, 0x30 | self.retain)
+            # shared by every message of this topic, payload size and retain bit
+            key = len(self.payload) << 2 | self.retain
+            h = self._heads.get(key)
+            if h is None:
+                h = encode_publish_middle(self.topic, len(self.payload), 0, 0x30 | self.retain)
+                _remember(self._heads, key, h)
+            self._head0 = h
         return h
 
     def middle(self) -> bytes:
         m = self._middle
         if m is None:
-            m = self._middle = encode_publish_middle(self.topic, len(self.payload), 1)
+            key = len(self.payload) << 2 | 2
+            m = self._heads.get(key)
+            if m is None:
+                m = encode_publish_middle(self.topic, len(self.payload), 1)
+                _remember(self._heads, key, m)
+            self._middle = m
         return m
 
 
-#: (MQTT topic bytes, is a $ or advisory topic) per core topic path; bounded, shared
-_TOPIC_OUT: dict[str, tuple[bytes, bool]] = {}
+#: (MQTT topic bytes, is a $ or advisory topic, header pieces by payload size and kind) per
+#: core topic path; bounded, shared
+_TOPIC_OUT: dict[str, tuple[bytes, bool, dict[int, bytes]]] = {}
+_HEADS_MAX = 64
 
 
-def _topic_out(path: str) -> tuple[bytes, bool]:
+def _topic_out(path: str) -> tuple[bytes, bool, dict[int, bytes]]:
     if len(_TOPIC_OUT) >= _DEST_CACHE_MAX:
         _TOPIC_OUT.clear()
     t = _TOPIC_OUT[path] = (
         path.translate(_FROM_CORE_NAME).encode("utf-8"),
         path[:1] == "$" or path.startswith(ADVISORY),
+        {},
     )
     return t
+
+
+def _remember(heads: dict[int, bytes], key: int, value: bytes) -> None:
+    if len(heads) >= _HEADS_MAX:
+        heads.clear()
+    heads[key] = value
 
 
 def outbound(msg: Message) -> Outbound:
