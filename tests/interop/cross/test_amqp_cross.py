@@ -126,3 +126,22 @@ def test_stomp_map_json_reaches_amqp_as_text(broker: BrokerProcess) -> None:
     assert json.loads(m.body) == {"a": 1, "b": "two"}
     c.close()
     s.disconnect()
+
+
+def test_far_future_expiry_from_stomp_reaches_amqp(broker: BrokerProcess) -> None:
+    import time
+
+    q = f"cross.ttl.{uid()}"
+    expires = int(time.time() * 1000) + 60 * 24 * 3600 * 1000  # 60 days: beyond a uint ttl
+    s, col = stomp_connect(broker.ports["stomp"])
+    s.send(f"/queue/{q}", "later", headers={"expires": str(expires)}, receipt="r")
+    col.wait_receipt("r")
+    c = amqp(broker)
+    rcv = c.create_receiver(f"queue://{q}")
+    m = rcv.receive(timeout=10)
+    rcv.accept()
+    c.close()
+    s.disconnect()
+    assert bytes(m.body) == b"later"  # stomp.py adds content-length: a bytes message
+    assert abs(m.expiry_time * 1000 - expires) < 1000
+    assert m.ttl == 0xFFFFFFFF / 1000

@@ -467,6 +467,7 @@ def encode_rest(msg: Message) -> bytes:
     kind = msg.body_kind
     b = msg.body
     buf = bytearray()
+    body: Any
     if kind == BYTES:
         body_kind, body = BODY_DATA, [bytes(b) if b is not None else b""]
     elif kind == TEXT:
@@ -503,7 +504,8 @@ def _rest_and_ttl(msg: Message) -> tuple[bytes, int | None]:
     if hit is None:
         ttl = None
         if msg.expiration:
-            ttl = max(msg.expiration - int(time.time() * 1000), 1)
+            # the header's ttl is a uint of milliseconds; absolute-expiry-time carries the rest
+            ttl = min(max(msg.expiration - int(time.time() * 1000), 1), 0xFFFFFFFF)
         hit = (encode_rest(msg), ttl)
         cache[CACHE_KEY] = hit
     return hit  # type: ignore[no-any-return]
