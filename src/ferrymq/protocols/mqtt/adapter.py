@@ -48,7 +48,6 @@ from ferrymq.protocols.mqtt.mapping import (
     OUTBOUND_KEY,
     Outbound,
     filter_to_core,
-    outbound,
     to_core,
 )
 from ferrymq.protocols.mqtt.packets import (
@@ -570,9 +569,10 @@ class MqttAdapter(ProtocolAdapter):
     # -- deliveries ------------------------------------------------------------------------
     def _deliver(self, ms: MqttSubscription, d: Delivery) -> None:
         msg = d.message
-        o: Outbound | None = msg.encode_cache.get(OUTBOUND_KEY)
+        cache = msg.encode_cache
+        o: Outbound | None = cache.get(OUTBOUND_KEY)
         if o is None:
-            o = outbound(msg)
+            o = cache[OUTBOUND_KEY] = Outbound(msg)
         if ms.dollar_guard and o.dollar:
             sub = ms.sub
             if sub is not None and not sub.presettled and self.session is not None:
