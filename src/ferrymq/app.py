@@ -4,6 +4,7 @@ stop order. The only module that knows concrete classes."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -358,6 +359,11 @@ def run_broker(app: BrokerApp) -> int:
             print(f"ferrymq: cannot start: {e}", file=sys.stderr)
             await app.stop()
             return 1
+        # start-up objects (recovered messages, modules, config) never become garbage: keep
+        # them out of the collector's scans, and collect young objects less often (every
+        # message allocates a few short-lived objects)
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 50)
         await stopping
         app._say("ferrymq stopping")
         await app.stop()
