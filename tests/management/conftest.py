@@ -50,10 +50,6 @@ def real_serve_available() -> bool:
     return out.returncode == 0 and "stomp" in out.stdout.split()
 
 
-def standin_command() -> list[str]:
-    return [sys.executable, str(HERE / "standin_serve.py")]
-
-
 @dataclass
 class Service:
     data_dir: Path

@@ -1,7 +1,7 @@
 """Every supported operation through boto3's `mq` client against a running `ferrymq service`.
 
-Broker processes here are the stand-in (tests/management/standin_serve.py), which opens the
-ports it is given; the state machine, the supervisor and the API are the real ones.
+Broker processes here are real `ferrymq serve` instances started by the service's
+supervisor; the tests focus on the API: wire names, validation, errors, pagination.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from conftest import REGION, Service, password, standin_command
+from conftest import REGION, Service, password
 
 XML_OK = b"""<?xml version="1.0" encoding="UTF-8"?>
 <broker xmlns="http://activemq.apache.org/schema/core" schedulerSupport="true">
@@ -31,7 +31,7 @@ XML_OK = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest.fixture(scope="module")
 def svc(service_factory: Callable[..., Service]) -> Service:
-    return service_factory("20100-20399", standin_command(), security_groups={"office": ["10.0.0.0/8"]})
+    return service_factory("20100-20399", None, security_groups={"office": ["10.0.0.0/8"]})
 
 
 @pytest.fixture(scope="module")

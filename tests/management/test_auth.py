@@ -14,12 +14,12 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conftest import Service, standin_command
+from conftest import Service
 
 
 @pytest.fixture(scope="module")
 def svc(service_factory: Callable[..., Service]) -> Service:
-    return service_factory("20400-20449", standin_command())
+    return service_factory("20400-20449")
 
 
 def status_and_code(exc: pytest.ExceptionInfo[Any]) -> tuple[int, str]:

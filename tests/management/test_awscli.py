@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from conftest import REGION, Service, password, standin_command
+from conftest import REGION, Service, password
 
 
 @pytest.fixture(scope="module")
 def svc(service_factory: Callable[..., Service]) -> Service:
-    return service_factory("20450-20499", standin_command())
+    return service_factory("20450-20499")
 
 
 def aws(svc: Service, tmp: Path, *args: str, check: bool = True) -> Any:

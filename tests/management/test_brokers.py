@@ -73,11 +73,14 @@ def new_broker(svc: Service, name: str, **kw: Any) -> tuple[str, str, dict[str, 
 
 def broker_pids(svc: Service, broker_id: str) -> list[int]:
     assert svc.proc is not None
-    return [
-        p.pid
-        for p in psutil.Process(svc.proc.pid).children(recursive=True)
-        if any(broker_id in part for part in p.cmdline())
-    ]
+    pids = []
+    for p in psutil.Process(svc.proc.pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and any(broker_id in part for part in p.cmdline()):
+                pids.append(p.pid)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):  # a process that just died
+            continue
+    return pids
 
 
 def test_creation_user_logs_in_over_stomp(svc: Service) -> None:
