@@ -760,8 +760,11 @@ def _virtual_topic_of(path: str, prefix: str) -> str | None:
     return None
 
 
-def _all_slow(q: Queue) -> bool:
+def _all_slow(q: Queue) -> bool:  # noqa: SIM110
     """True when no consumer of a topic subscription's queue can take more right now (paused
     by back-pressure, or out of credit): only then is it a slow consumer whose oldest
     pending messages ActiveMQ's pending-message limit discards."""
-    return not any(not c.paused and (c.presettled or c.credit > 0) for c in q.consumers)
+    for c in q.consumers:  # a topic subscription's queue has one consumer: no generator
+        if not c.paused and (c.presettled or c.credit > 0):
+            return False
+    return True
