@@ -760,11 +760,12 @@ def _virtual_topic_of(path: str, prefix: str) -> str | None:
     return None
 
 
-def _all_slow(q: Queue) -> bool:  # noqa: SIM110
+def _all_slow(q: Queue) -> bool:
     """True when no consumer of a topic subscription's queue can take more right now (paused
     by back-pressure, or out of credit): only then is it a slow consumer whose oldest
     pending messages ActiveMQ's pending-message limit discards."""
-    for c in q.consumers:  # a topic subscription's queue has one consumer: no generator
+    # a topic subscription's queue has one consumer: a plain loop, no generator
+    for c in q.consumers:  # noqa: SIM110
         if not c.paused and (c.presettled or c.credit > 0):
             return False
     return True
