@@ -715,10 +715,131 @@ def _r_field(src: _In, f: FieldSpec, depth: int) -> Any:
 _READERS: dict[tuple[int, int, bool], Any] = {}
 
 
+def _exhausted() -> None:
+    raise OpenWireCodecError("boolean stream exhausted")
+
+
+def _bad_slot(slot: int) -> None:
+    raise OpenWireCodecError(f"cache slot {slot} out of range")
+
+
+def _r_cached_miss(src: _In, f: FieldSpec, depth: int) -> Any:
+    """A cached field whose value is on the wire (the cache flag bit already read)."""
+    cache = src.cache
+    assert cache is not None
+    slot = src.unpack(_I16)
+    value = _r_nested(src, depth)
+    if slot != -1:
+        if not 0 <= slot < len(cache):
+            _bad_slot(slot)
+        cache[slot] = value
+    _check_ref(f, value)
+    return value
+
+
+def _tight_bit(lines: list[str], target: str, indent: str = "    ") -> None:
+    """Source reading the next boolean-stream bit into ``target`` (``bits``/``nb``/``bp`` locals)."""
+    lines.append(f"{indent}if bp >= nb: _exhausted()")
+    lines.append(f"{indent}{target} = (bits[bp >> 3] >> (bp & 7)) & 1 == 1")
+    lines.append(f"{indent}bp += 1")
+
+
+def _compile_tight_reader(cls: type[DataStructure], version: int) -> Any:
+    """The tight-encoding ``read(src, depth)``: like :func:`_compile_reader`, but the boolean
+    stream is read through locals and the common kinds (booleans, longs, strings, byte
+    arrays, cache hits) are inlined; every other kind goes through :func:`_r_field` with the
+    bit position handed over and taken back. Reads and checks happen in the same order as
+    in :func:`_r_field`, so errors come out the same."""
+    fields = fields_for(cls.type_code, version)
+    wire = {f.name for f in fields}
+    ns: dict[str, Any] = {
+        "_cls": cls, "_new": object.__new__, "_set": object.__setattr__, "_I8": _I8, "_I16": _I16,
+        "_U16": _U16, "_I32": _I32, "_U32": _U32, "_I64": _I64, "_r_field": _r_field,
+        "_exhausted": _exhausted, "_bad_slot": _bad_slot, "_r_cached_miss": _r_cached_miss,
+        "_check_ref": _check_ref, "_mutf8": decode_mutf8,
+    }  # fmt: skip
+    lines = [
+        "def read(src, depth):",
+        "    obj = _new(_cls)",
+        "    unpack = src.unpack",
+        "    take = src.take",
+        "    cache = src.cache",
+        "    bits = src.bits",
+        "    nb = len(bits) << 3",
+        "    bp = src.bit_pos",
+    ]
+    for i, (name, default) in enumerate(cls._init_defaults):
+        if name not in wire:
+            ns[f"_d{i}"] = default
+            lines.append(f"    _set(obj, {name!r}, _d{i})")
+    for i, f in enumerate(fields):
+        kind = f.kind
+        ns[f"_f{i}"] = f
+        if kind is Kind.BOOLEAN:
+            _tight_bit(lines, "v")
+        elif kind is Kind.INT:
+            lines.append("    v = unpack(_I32)")
+        elif kind is Kind.BYTE:
+            lines.append("    v = unpack(_I8)")
+        elif kind is Kind.LONG:
+            _tight_bit(lines, "b0")
+            _tight_bit(lines, "b1")
+            lines += [
+                "    if b0:",
+                "        v = unpack(_I64) if b1 else unpack(_U32)",
+                "    elif b1:",
+                "        v = unpack(_U16)",
+                "    else:",
+                "        v = 0",
+            ]
+        elif kind is Kind.STRING:
+            _tight_bit(lines, "b0")
+            lines.append("    if b0:")
+            _tight_bit(lines, "b1", "        ")
+            lines += [
+                "        if b1:",
+                "            v = take(unpack(_I16)).decode('latin-1')",
+                "        else:",
+                "            v = _mutf8(take(unpack(_U16)))",
+                "    else:",
+                "        v = None",
+            ]
+        elif kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
+            _tight_bit(lines, "b0")
+            lines.append("    v = take(unpack(_I32)) if b0 else None")
+        elif kind is Kind.CACHED:
+            lines.append("    if cache is None:")
+            lines.append(f"        src.bit_pos = bp; v = _r_field(src, _f{i}, depth); bp = src.bit_pos")
+            lines.append("    else:")
+            _tight_bit(lines, "b0", "        ")
+            lines += [
+                "        if b0:",
+                f"            src.bit_pos = bp; v = _r_cached_miss(src, _f{i}, depth); bp = src.bit_pos",
+                "        else:",
+                "            slot = unpack(_I16)",
+                "            if not 0 <= slot < len(cache): _bad_slot(slot)",
+                "            v = cache[slot]",
+            ]
+            if f.ref is not None:
+                ns[f"_R{i}"] = CLASSES[f.ref]
+                lines.append(
+                    f"            if v is not None and not isinstance(v, _R{i}): _check_ref(_f{i}, v)"
+                )
+        else:
+            lines.append(f"    src.bit_pos = bp; v = _r_field(src, _f{i}, depth); bp = src.bit_pos")
+        lines.append(f"    _set(obj, {f.name!r}, v)")
+    lines.append("    src.bit_pos = bp")
+    lines.append("    return obj")
+    exec("\n".join(lines), ns)  # noqa: S102 - source built only from the spec table
+    return ns["read"]
+
+
 def _compile_reader(cls: type[DataStructure], version: int, tight: bool) -> Any:
     """``read(src, depth) -> instance`` for one type as straight-line code: the defaults of
     the fields this version lacks, then one statement per wire field doing what
     :func:`_r_field` does for its kind (in wire order, so errors come out the same)."""
+    if tight:
+        return _compile_tight_reader(cls, version)
     fields = fields_for(cls.type_code, version)
     ns: dict[str, Any] = {
         "_cls": cls, "_new": object.__new__, "_set": object.__setattr__, "_I8": _I8, "_I32": _I32,
