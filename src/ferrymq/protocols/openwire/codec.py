@@ -768,6 +768,8 @@ def _compile_tight_reader(cls: type[DataStructure], version: int) -> Any:
         "    nb = len(bits) << 3",
         "    bp = src.bit_pos",
     ]
+    if cls._key_cached:
+        lines += ["    _set(obj, '_kc', None)", "    _set(obj, '_hc', None)"]
     for i, (name, default) in enumerate(cls._init_defaults):
         if name not in wire:
             ns[f"_d{i}"] = default
@@ -846,6 +848,8 @@ def _compile_reader(cls: type[DataStructure], version: int, tight: bool) -> Any:
         "_r_long": _r_long, "_r_string": _r_string, "_r_field": _r_field,
     }  # fmt: skip
     lines = ["def read(src, depth):", "    obj = _new(_cls)", "    unpack = src.unpack"]
+    if cls._key_cached:
+        lines += ["    _set(obj, '_kc', None)", "    _set(obj, '_hc', None)"]
     for i, (name, default) in enumerate(cls._init_defaults):
         ns[f"_d{i}"] = default
         lines.append(f"    _set(obj, {name!r}, _d{i})")

@@ -749,6 +749,8 @@ class DataStructure:
     spec: ClassVar[TypeSpec]
     field_names: ClassVar[tuple[str, ...]] = ()
     _init_defaults: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    #: instances keep their key and hash in the ``_kc``/``_hc`` slots (see ``_KEY_CACHED``)
+    _key_cached: ClassVar[bool] = False
     #: the field values as a tuple, in ``field_names`` order
     _values: ClassVar[Any] = staticmethod(_no_values)
 
@@ -796,6 +798,56 @@ class DataStructure:
 
 CLASSES: dict[str, type[DataStructure]] = {"DataStructure": DataStructure}
 
+#: identifier-like structures whose key and hash are computed once and kept (in the ``_kc``
+#: and ``_hc`` slots) until a field is assigned: they are hashed several times per message
+_KEY_CACHED = frozenset(
+    (
+        "MessageId",
+        "ProducerId",
+        "ConsumerId",
+        "ConnectionId",
+        "SessionId",
+        "BrokerId",
+        "LocalTransactionId",
+        "ActiveMQDestination",
+    )
+)
+
+
+def _cached_key(self: DataStructure) -> tuple[Any, ...]:
+    try:
+        key = self._kc
+    except AttributeError:  # made without __init__ or a reader (e.g. unpickled)
+        key = None
+    if key is None:
+        key = DataStructure._key(self)
+        object.__setattr__(self, "_kc", key)
+    return key  # type: ignore[no-any-return]
+
+
+def _cached_hash(self: DataStructure) -> int:
+    try:
+        h = self._hc
+    except AttributeError:
+        h = None
+    if h is None:
+        h = hash(_cached_key(self))
+        object.__setattr__(self, "_hc", h)
+    return h  # type: ignore[no-any-return]
+
+
+def _cached_init(self: DataStructure, **kwargs: Any) -> None:
+    object.__setattr__(self, "_kc", None)
+    object.__setattr__(self, "_hc", None)
+    DataStructure.__init__(self, **kwargs)
+
+
+def _uncaching_setattr(self: DataStructure, name: str, value: Any) -> None:
+    object.__setattr__(self, name, value)
+    if name != "_kc" and name != "_hc":
+        object.__setattr__(self, "_kc", None)
+        object.__setattr__(self, "_hc", None)
+
 
 def _camel_ok(name: str) -> bool:
     return re.fullmatch(r"[A-Z][A-Za-z0-9]*", name) is not None
@@ -839,6 +891,13 @@ def _build_classes() -> None:
             "__doc__": spec.doc or f"OpenWire {spec.name} (type {spec.code}).",
             "__module__": __name__,
         }
+        if spec.name in _KEY_CACHED:
+            ns["__slots__"] += ("_kc", "_hc")
+            ns["_key"] = _cached_key
+            ns["__hash__"] = _cached_hash
+            ns["__setattr__"] = _uncaching_setattr
+            ns["__init__"] = _cached_init
+            ns["_key_cached"] = True
         CLASSES[spec.name] = type(spec.name, (base,), ns)
 
 
