@@ -10,7 +10,6 @@ copies the core made (dead letters, redrives), are built from the core fields.
 
 from __future__ import annotations
 
-import copy
 import itertools
 from typing import Any
 
@@ -217,6 +216,21 @@ def _encode_body(msg: Message) -> bytes | None:
     return None
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _clone(obj: DataStructure) -> DataStructure:
+    """A shallow copy of ``obj`` (what ``copy.copy`` gives, without its generic machinery)."""
+    out = _new(type(obj))
+    for name, value in zip(obj.field_names, obj._values(obj), strict=True):
+        _set(out, name, value)
+    if obj._key_cached:
+        _set(out, "_kc", None)
+        _set(out, "_hc", None)
+    return out
+
+
 def from_core(msg: Message) -> DataStructure:
     """The OpenWire message a consumer receives for ``msg`` (before per-delivery fields),
     cached on the message."""
@@ -225,7 +239,7 @@ def from_core(msg: Message) -> DataStructure:
         return cached
     native = msg.native
     if msg.encode_cache.get(NATIVE_KEY) and isinstance(native, MESSAGE_TYPES):
-        out: Any = copy.copy(native)
+        out: Any = _clone(native)
         out.transaction_id = None
         out.response_required = False
         out.command_id = 0
@@ -281,6 +295,6 @@ def for_delivery(base: DataStructure, redelivery_counter: int) -> DataStructure:
     (the client derives JMSRedelivered from it)."""
     if not redelivery_counter:
         return base
-    out: Any = copy.copy(base)
+    out: Any = _clone(base)
     out.redelivery_counter = redelivery_counter
     return out
