@@ -407,7 +407,10 @@ def _w_cached(out: _Out, value: Any, depth: int) -> None:
         return
     key = value._key() if isinstance(value, DataStructure) else value
     slot = cache.index.get(key)
-    out.flag(slot is None)
+    if out.tight:
+        out.bits.append(slot is None)
+    else:
+        out.buf.append(1 if slot is None else 0)
     if slot is None:
         out.buf += _I16.pack(cache.add(key))
         _w_nested(out, value, depth)
