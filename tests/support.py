@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -11,6 +12,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: every broker process a test started: killed at exit even when a test failed midway
+_RUNNING: set[subprocess.Popen[str]] = set()
+
+
+def _kill_leftovers() -> None:
+    for proc in list(_RUNNING):
+        if proc.poll() is None:
+            proc.kill()
+
+
+atexit.register(_kill_leftovers)
 
 
 def free_port() -> int:
@@ -67,6 +80,7 @@ class BrokerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(self.args(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=env, cwd=str(ROOT))
+        _RUNNING.add(self.proc)
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         if not wait:

@@ -398,3 +398,21 @@ def test_pending_limit_drops_only_for_slow_topic_subscribers(tmp_path: Path) -> 
         pending = [e.message.body for e in slow_sub.queue.iter_entries()]
         assert len(pending) == 10 and pending[-1] == "m149"  # bounded, the oldest dropped
     run(tmp_path, body, pm)
+
+
+def test_paused_connection_holds_deliveries_for_new_subscriptions_too(tmp_path: Path) -> None:
+    async def body(b: Broker) -> None:
+        conn = b.connect(None, P, "test")
+        s = conn.open_session()
+        first, later = Sink(), Sink()
+        s.subscribe(SubscriptionSpec(Q), first)
+        conn.pause_deliveries()
+        s.subscribe(SubscriptionSpec(DestinationName("queue", "other")), later)
+        s.send(msg("a"))
+        s.send(msg("b", DestinationName("queue", "other")))
+        await settle()
+        assert not first.got and not later.got
+        conn.resume_deliveries()
+        await settle()
+        assert first.bodies == ["a"] and later.bodies == ["b"]
+    run(tmp_path, body)

@@ -527,6 +527,8 @@ class Broker:
     # -- subscriptions ------------------------------------------------------------------
     def _subscribe(self, session: Any, spec: SubscriptionSpec, sink: DeliverySink) -> Subscription:
         sub = self._subscribe_inner(session, spec, sink)
+        if session.connection.deliveries_paused:
+            sub.paused = True  # before its first dispatch pass, which runs on a later tick
         self.advisor.consumer(sub, added=True)
         return sub
 

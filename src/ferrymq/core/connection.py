@@ -39,6 +39,9 @@ class ClientConnection:
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
         self.producers: dict[DestinationName, int] = {}
+        #: the transport cannot write more (back-pressure): no subscription of this
+        #: connection, present or future, gets deliveries until resume_deliveries()
+        self.deliveries_paused = False
         self.closed = False
         self.connected_at = time.time()
         self.max_subscriptions = 0
@@ -52,6 +55,18 @@ class ClientConnection:
         s = ClientSession(self, next(self._session_ids))
         self.sessions.append(s)
         return s
+
+    def pause_deliveries(self) -> None:
+        self.deliveries_paused = True
+        for s in self.sessions:
+            for sub in s.subscriptions.values():
+                sub.pause()
+
+    def resume_deliveries(self) -> None:
+        self.deliveries_paused = False
+        for s in self.sessions:
+            for sub in list(s.subscriptions.values()):
+                sub.resume()
 
     def subscription_count(self) -> int:
         return sum(len(s.subscriptions) for s in self.sessions)

@@ -157,7 +157,6 @@ class MqttAdapter(ProtocolAdapter):
         self._last_recv = now
         self._recv_timeout = 0.0
         self._connect_deadline = now + lim.connect_timeout
-        self._paused = False
 
     # -- input ---------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -520,8 +519,6 @@ class MqttAdapter(ProtocolAdapter):
             log.warning("mqtt %s: SUBSCRIBE %s refused: %s", self.client_id, topic_filter, e)
             return 0x80
         self.subs[topic_filter] = ms
-        if self._paused:
-            ms.sub.pause()
         return qos
 
     def _drop_sub(self, ms: MqttSubscription) -> None:
@@ -642,16 +639,12 @@ class MqttAdapter(ProtocolAdapter):
         return due
 
     def pause_delivery(self) -> None:
-        self._paused = True
-        for ms in self.subs.values():
-            if ms.sub is not None:
-                ms.sub.pause()
+        if self.conn is not None:
+            self.conn.pause_deliveries()
 
     def resume_delivery(self) -> None:
-        self._paused = False
-        for ms in self.subs.values():
-            if ms.sub is not None:
-                ms.sub.resume()
+        if self.conn is not None:
+            self.conn.resume_deliveries()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._state = "closing"

@@ -199,7 +199,6 @@ class OpenWireAdapter(ProtocolAdapter):
         self._send_interval = 0.0
         self._recv_timeout = 0.0
         self._connect_deadline = now + lim.connect_timeout
-        self._paused = False
         self._pulls: set[OpenWireConsumer] = set()
 
     # -- input -------------------------------------------------------------------------------
@@ -926,16 +925,12 @@ class OpenWireAdapter(ProtocolAdapter):
         return deadline
 
     def pause_delivery(self) -> None:
-        self._paused = True
-        for cons in self.consumers.values():
-            for s in cons.subs:
-                s.pause()
+        if self.conn is not None:
+            self.conn.pause_deliveries()
 
     def resume_delivery(self) -> None:
-        self._paused = False
-        for cons in self.consumers.values():
-            for s in cons.subs:
-                s.resume()
+        if self.conn is not None:
+            self.conn.resume_deliveries()
 
     def _release(self) -> None:
         """Give everything back to the core: subscriptions, transactions, temp destinations."""

@@ -122,7 +122,6 @@ class StompAdapter(ProtocolAdapter):
         self._send_interval = 0.0
         self._recv_timeout = 0.0
         self._connect_deadline = now + lim.connect_timeout
-        self._paused = False
         self._reparse = False
         self._flush_requested = False
         self._cache_key = ("stomp", "1.0")
@@ -637,16 +636,12 @@ class StompAdapter(ProtocolAdapter):
         return deadline
 
     def pause_delivery(self) -> None:
-        self._paused = True
-        for ss in self.subs.values():
-            if ss.sub is not None:
-                ss.sub.pause()
+        if self.conn is not None:
+            self.conn.pause_deliveries()
 
     def resume_delivery(self) -> None:
-        self._paused = False
-        for ss in self.subs.values():
-            if ss.sub is not None:
-                ss.sub.resume()
+        if self.conn is not None:
+            self.conn.resume_deliveries()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._state = "closing"
