@@ -16,7 +16,17 @@ from ferrymq.core.errors import (
     StoreFailure,
     Unauthorized,
 )
-from ferrymq.core.message import BYTES, EMPTY, MAP, OBJECT, STREAM, TEXT, Message, new_message_id
+from ferrymq.core.message import (
+    BYTES,
+    EMPTY,
+    MAP,
+    OBJECT,
+    STREAM,
+    TEXT,
+    Message,
+    new_message_id,
+    quick_message,
+)
 from ferrymq.core.names import (
     QUEUE,
     TEMP_QUEUE,
@@ -61,6 +71,6 @@ __all__ = [
     "DeadLetterStrategy", "Delivery", "DeliverySink", "DestinationName", "DestinationPolicy",
     "DestinationView", "IllegalState", "InvalidRequest", "Message", "MessageStore", "NotFound", "Outcome",
     "PolicyMap", "Principal", "Recovery", "ResourceLimit", "StoreFailure", "SubjectTrie", "Subscription",
-    "SubscriptionSpec", "Transaction", "Unauthorized", "durable_key", "new_message_id", "parse_uri",
+    "SubscriptionSpec", "Transaction", "Unauthorized", "durable_key", "new_message_id", "quick_message", "parse_uri",
     "pattern_matches", "queue_key", "validate_path",
 ]

@@ -66,19 +66,38 @@ class Queue:
 
     # -- enqueue -----------------------------------------------------------------------
     def enqueue(self, entry: Entry) -> None:
-        p = entry.message.priority
+        msg = entry.message
+        size = msg.size
+        self.memory += size
+        self.broker.memory_used += size
+        self.stats.enqueue_count += 1
+        consumers = self.consumers
+        if (
+            not self.count
+            and len(consumers) == 1
+            and not msg.expiration
+            and msg.group_id is None
+            and not (msg.persistent and self.store_key is not None)
+        ):
+            # Direct dispatch: nothing waits ahead of this entry and its only possible
+            # consumer has room, so it is delivered now instead of on the next dispatch pass.
+            # Not for stored messages: their store ops must be submitted before a
+            # pre-settled delivery's removal.
+            c = consumers[0]
+            if c.credit > 0 and not c.paused and not c.closed:
+                sel = c.selector
+                if sel is None or sel.matches(msg):
+                    c.deliver_entry(entry)
+                    return
+        p = msg.priority
         if p < 0:
             p = 0
         elif p > 9:
             p = 9
         self.buckets[p].append(entry)
         self.count += 1
-        size = entry.message.size
         self.bytes += size
-        self.memory += size
-        self.broker.memory_used += size
-        self.stats.enqueue_count += 1
-        if self.consumers and not self._scheduled:
+        if consumers and not self._scheduled:
             self._scheduled = True
             self.broker.clock.call_soon(self._dispatch)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ferrymq.core import BYTES, EMPTY, MAP, STREAM, TEXT, TOPIC, DestinationName, Message
+from ferrymq.core import BYTES, EMPTY, MAP, STREAM, TEXT, TOPIC, DestinationName, Message, quick_message
 from ferrymq.protocols.mqtt.packets import encode_publish_middle
 
 QOS_PROPERTY = "ActiveMQ.MQTT.QoS"
@@ -69,7 +69,7 @@ def to_core(topic: str, payload: bytes, qos: int, retain: bool) -> Message:
     dest = _DEST_CACHE.get(topic)
     if dest is None:
         dest = topic_to_core(topic)
-    return Message(dest, payload, BYTES, properties=props, persistent=qos > 0, origin="mqtt")
+    return quick_message(dest, payload, BYTES, props, qos > 0, "mqtt", len(payload))
 
 
 def message_qos(msg: Message) -> int:
