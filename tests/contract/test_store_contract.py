@@ -361,10 +361,11 @@ def test_unstorable_message_fails_only_its_own_submit(backend: Backend) -> None:
         c1 = store.submit([AddMessage(ok1), AddRef(Q1, ok1.message_id)])
         c2 = store.submit([AddMessage(bad), AddRef(Q1, bad.message_id)])
         c3 = store.submit([AddMessage(ok2), AddRef(Q1, ok2.message_id)])
-        assert isinstance(c2.error, StoreFailure)
         c4 = store.submit([object()])  # type: ignore[list-item]
-        assert isinstance(c4.error, StoreFailure)
+        assert isinstance(c4.error, StoreFailure)  # refused at once
         await wait(Completion.all([c1, c3]))
+        # the record is encoded when its batch is handed over: the failure comes then
+        assert c2.is_done and isinstance(c2.error, StoreFailure)
         assert backend.committed_message_ids() == {ok1.message_id, ok2.message_id}
         await store.close()
 
@@ -386,6 +387,7 @@ def test_add_and_remove_in_one_open_batch_cancel_out(backend: Backend) -> None:
         await wait(c3)
         assert done == [0, 1, 2]
         assert (store.stats.cancelled_refs, store.stats.dropped_messages) == (2, 1)
+        assert store.stats.records_encoded == 1  # the dropped message was never encoded
         assert backend.committed_message_ids() == {fanned.message_id}
         assert backend.committed_refs() == [(Q2, fanned.message_id, 0)]
         await store.close()

@@ -14,11 +14,16 @@ the reference was already on disk), and an ``AddMessage`` left with no reference
 the batch is dropped (ActiveMQ's "concurrent store and dispatch"): a message consumed
 before its batch was handed over never reaches the disk. The completions are unaffected: they still resolve
 only after the batch committed.
+
+Message records are encoded when the batch is handed over (still on the loop thread), so a
+message consumed before then is never encoded at all. A message that cannot be encoded
+fails the submit that added it alone: that submit's ops are left out of the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import queue
 import threading
@@ -49,6 +54,7 @@ class StoreStats:
     ops_written: int = 0
     cancelled_refs: int = 0  # AddRef/RemoveRef pairs that cancelled in an open batch
     dropped_messages: int = 0  # AddMessage never written because every ref cancelled
+    records_encoded: int = 0  # message records encoded (at hand-over: dropped ones never are)
     largest_batch: int = 0  # submits in the largest batch
     batch_sizes: dict[int, int] = field(default_factory=dict)  # submits per batch -> count
 
@@ -63,16 +69,19 @@ class Batch:
     """The ops of several submits, written as one transaction.
 
     ``ops`` may hold ``None`` where an op cancelled out. ``records`` maps each added
-    message id to its encoded record (encoded at submit time, on the loop thread, so the
-    writer never reads a live :class:`Message`).
+    message id to its encoded record (encoded at hand-over, on the loop thread, so the
+    writer never reads a live :class:`Message`). ``starts[i]`` is the index in ``ops`` of
+    the first op of the submit whose completion is ``completions[i]``.
     """
 
-    __slots__ = ("ops", "records", "completions", "_ref_at", "_msg_at", "_live_refs", "_cancelled")
+    __slots__ = ("ops", "records", "completions", "starts", "_ref_at", "_msg_at", "_live_refs",
+                 "_cancelled")
 
     def __init__(self) -> None:
         self.ops: list[StoreOp | None] = []
         self.records: dict[str, bytes] = {}
         self.completions: list[Completion] = []
+        self.starts: list[int] = []
         self._ref_at: dict[tuple[str, str], int] = {}
         self._msg_at: dict[str, list[int]] = {}
         self._live_refs: dict[str, int] = {}
@@ -126,6 +135,53 @@ class Batch:
                     self.ops[at] = None
                 self.records.pop(mid, None)
                 stats.dropped_messages += 1
+
+    def encode(
+        self, encode: Callable[[Message], bytes], stats: StoreStats
+    ) -> list[tuple[Completion, StoreFailure]]:
+        """Encode the records of the messages still to be written. A submit holding a message
+        that cannot be encoded is taken out of the batch; returned with its error."""
+        ops, records = self.ops, self.records
+        failed: list[tuple[int, StoreFailure]] = []
+        for i, op in enumerate(ops):
+            if op is None or type(op) is not AddMessage:
+                continue
+            m = op.message
+            if m.message_id in records:
+                continue
+            stats.records_encoded += 1
+            try:
+                records[m.message_id] = encode(m)
+            except StoreFailure as e:
+                failed.append((i, e))
+            except Exception as e:
+                failed.append((i, StoreFailure(f"cannot encode message {m.message_id!r}: {e}")))
+        if not failed:
+            return []
+        out: list[tuple[Completion, StoreFailure]] = []
+        bad_ids: set[str] = set()
+        gone: set[int] = set()
+        for i, err in failed:
+            k = bisect.bisect_right(self.starts, i) - 1
+            if k in gone:
+                continue
+            gone.add(k)
+            end = self.starts[k + 1] if k + 1 < len(self.starts) else len(ops)
+            for j in range(self.starts[k], end):
+                op = ops[j]
+                if type(op) is AddMessage:
+                    bad_ids.add(op.message.message_id)  # type: ignore[union-attr]
+                ops[j] = None
+            out.append((self.completions[k], err))
+        # references other submits added to a message that is not written go too
+        for j, op in enumerate(ops):
+            if type(op) is AddRef and op.message_id in bad_ids:  # type: ignore[union-attr]
+                ops[j] = None
+        for mid in bad_ids:
+            records.pop(mid, None)
+        self.completions = [c for k, c in enumerate(self.completions) if k not in gone]
+        self.starts = []  # no longer needed: the batch is sealed
+        return out
 
 
 class Writer:
@@ -218,32 +274,19 @@ class GroupCommitBatcher:
     def submit(self, ops: Sequence[StoreOp]) -> Completion:
         if self.closed:
             return Completion.failed(StoreFailure("the store is closed"))
-        records: dict[str, bytes] | None = None
         for op in ops:
             t = type(op)
             if t not in _OP_TYPES:
                 return Completion.failed(StoreFailure(f"unknown store op {t.__name__}"))
             if t is PutMeta and not isinstance(op.value, bytes | bytearray | memoryview | None):  # type: ignore[union-attr]
                 return Completion.failed(StoreFailure("PutMeta value must be bytes or None"))
-            if t is AddMessage:
-                m = op.message  # type: ignore[union-attr]
-                try:
-                    rec = self._encode(m)
-                except StoreFailure as e:
-                    return Completion.failed(e)
-                except Exception as e:
-                    return Completion.failed(StoreFailure(f"cannot encode message {m.message_id!r}: {e}"))
-                if records is None:
-                    records = {}
-                records[m.message_id] = rec
         c = Completion()
         batch = self._open
+        batch.starts.append(len(batch.ops))
         if self._cancel_pairs:
-            batch.add(ops, records, self.stats)
+            batch.add(ops, None, self.stats)
         else:
             batch.ops.extend(ops)
-            if records:
-                batch.records.update(records)
         batch.completions.append(c)
         self.stats.submits += 1
         if not self._flush_scheduled:
@@ -263,6 +306,12 @@ class GroupCommitBatcher:
             return
         self._open = Batch()
         batch.seal(self.stats)
+        failed = batch.encode(self._encode, self.stats)
+        for c, err in failed:
+            c.fail(err)
+        if not batch.completions:
+            self._hand_over()  # every submit failed: nothing to write
+            return
         self._in_flight = batch
         write = self._write
         loop = self._loop
