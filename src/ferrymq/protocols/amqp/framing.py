@@ -34,6 +34,7 @@ from ferrymq.protocols.amqp.types import (
     _LOW_LEVEL_ERRORS,
     FRAMING_ERROR,
     AmqpCodecError,
+    UInt,
     _list_items,
     decode_value,
     encode_value,
@@ -165,7 +166,8 @@ class FrameParser:
         expect = self._expect_header
         while pos < n:
             avail = n - pos
-            if expect or work[pos : pos + 4] == b"AMQP"[: min(4, avail)]:
+            # a header starts with "A" (0x41); a frame's size never does (it would be >= 1 GB)
+            if expect or (work[pos] == 0x41 and work[pos : pos + 4] == b"AMQP"[: min(4, avail)]):
                 if expect and work[pos : pos + min(4, avail)] != b"AMQP"[: min(4, avail)]:
                     bad_header = True
                     units.append(-(pos + min(avail, 8)))
@@ -234,8 +236,18 @@ def _parse_frame(chunk: bytes, view: memoryview, start: int, end: int) -> FrameE
     if ftype == FRAME_AMQP and body + 5 < end and chunk[body] == 0 and chunk[body + 1] == 0x53:
         # a performative as a list8 under a smallulong descriptor (what peers send): decode
         # its fields straight from the list, without the generic described-value path
-        conv = _PERFORMATIVES.get(chunk[body + 2])
+        code = chunk[body + 2]
         size = chunk[body + 4]
+        if code == 0x14 and chunk[body + 3] == 0xC0:
+            pos = body + 5 + size
+            if pos <= end:
+                try:
+                    perf = _fast_transfer(chunk, body + 6, chunk[body + 5], pos)
+                except (IndexError, struct.error):
+                    perf = None  # overran its list: the generic decoder says how
+                if perf is not None:
+                    return FrameEvent(channel, perf, view[pos:end] if pos < end else b"")
+        conv = _PERFORMATIVES.get(code)
         if conv is not None and chunk[body + 3] == 0xC0 and size:
             try:
                 items, pos = _list_items(chunk, body + 6, chunk[body + 5], body + 5 + size)
@@ -254,6 +266,111 @@ def _parse_frame(chunk: bytes, view: memoryview, start: int, end: int) -> FrameE
     elif not isinstance(perf, SaslPerformative):
         raise _framing(f"SASL frame body is not a SASL performative: {type(perf).__name__}")
     return FrameEvent(channel, perf, view[pos:end] if pos < end else b"")
+
+
+_new = object.__new__
+_UINT_SMALL = [UInt(i) for i in range(256)]
+
+
+def _fast_transfer(b: bytes, q: int, count: int, stop: int) -> Transfer | None:
+    """A transfer's list8 items (``q``..``stop``) when its first six fields use the common
+    encodings (null, uint0/smalluint/uint, vbin8, the boolean forms) and no later field is
+    present; None otherwise, and the generic decoder takes it (and raises its errors).
+    The result equals what the generic decoder builds."""
+    if count > 6 or count == 0:
+        return None
+    u = _UINT_SMALL
+    # handle (mandatory uint)
+    c = b[q]
+    if c == 0x43:
+        handle = u[0]
+        q += 1
+    elif c == 0x52:
+        handle = u[b[q + 1]]
+        q += 2
+    elif c == 0x70:
+        handle = UInt(_u32(b, q + 1)[0])
+        q += 5
+    else:
+        return None
+    did: Any = None
+    tag: Any = None
+    fmt: Any = None
+    settled: Any = None
+    more = False
+    if count > 1:
+        c = b[q]
+        if c == 0x52:
+            did = u[b[q + 1]]
+            q += 2
+        elif c == 0x70:
+            did = UInt(_u32(b, q + 1)[0])
+            q += 5
+        elif c == 0x43:
+            did = u[0]
+            q += 1
+        elif c == 0x40:
+            q += 1
+        else:
+            return None
+        if count > 2:
+            c = b[q]
+            if c == 0xA0:
+                e = q + 2 + b[q + 1]
+                if e > stop:
+                    return None
+                tag = b[q + 2 : e]
+                q = e
+            elif c == 0x40:
+                q += 1
+            else:
+                return None
+            if count > 3:
+                c = b[q]
+                if c == 0x43:
+                    fmt = u[0]
+                    q += 1
+                elif c == 0x52:
+                    fmt = u[b[q + 1]]
+                    q += 2
+                elif c == 0x70:
+                    fmt = UInt(_u32(b, q + 1)[0])
+                    q += 5
+                elif c == 0x40:
+                    q += 1
+                else:
+                    return None
+                if count > 4:
+                    c = b[q]
+                    if c == 0x41:
+                        settled = True
+                    elif c == 0x42:
+                        settled = False
+                    elif c != 0x40:
+                        return None
+                    q += 1
+                    if count > 5:
+                        c = b[q]
+                        if c == 0x41:
+                            more = True
+                        elif c != 0x42 and c != 0x40:
+                            return None
+                        q += 1
+    if q != stop:
+        return None
+    t = _new(Transfer)
+    t.handle = handle
+    t.delivery_id = did
+    t.delivery_tag = tag
+    t.message_format = fmt
+    t.settled = settled
+    t.more = more
+    t.rcv_settle_mode = None
+    t.state = None
+    t.resume = False
+    t.aborted = False
+    t.batchable = False
+    return t  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- encoding

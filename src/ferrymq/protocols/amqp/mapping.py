@@ -14,6 +14,7 @@ message: message-annotations and the bare message); each delivery writes its own
 
 from __future__ import annotations
 
+import struct
 import time
 import uuid
 from typing import Any
@@ -40,7 +41,7 @@ from ferrymq.protocols.amqp.message import (
     BODY_NONE,
     BODY_SEQUENCE,
     BODY_VALUE,
-    AmqpMessage,
+    AmqpValue,
     ApplicationProperties,
     Header,
     MessageAnnotations,
@@ -49,6 +50,8 @@ from ferrymq.protocols.amqp.message import (
     decode_message,
 )
 from ferrymq.protocols.amqp.types import (
+    _LOW_LEVEL_ERRORS,
+    AmqpCodecError,
     Byte,
     Int,
     Long,
@@ -59,7 +62,12 @@ from ferrymq.protocols.amqp.types import (
     UInt,
     ULong,
     _compound,
+    _e_binary,
+    _e_string,
+    _e_symbol,
+    _e_uint,
     _encode,
+    decode_value,
 )
 
 #: encode_cache key: (message-annotations + bare message) bytes of a core message
@@ -217,29 +225,160 @@ def _reply_to(value: Any, kind_code: Any) -> DestinationName | None:
         return None
 
 
+#: decoded header sections and message annotations by their bytes (producers repeat them);
+#: the cached values are shared and only read
+_HEADER_CACHE: dict[bytes, Header] = {}
+_MA_CACHE: dict[bytes, Any] = {}
+_CACHE_MAX = 512
+_u32_at = struct.Struct(">I").unpack_from
+
+
+def _section_end(data: bytes, pos: int) -> int:
+    """End of the described section at ``pos`` (smallulong descriptor) whose value is a
+    list0, list8/map8 or list32/map32; -1 for any other constructor."""
+    c = data[pos + 3]
+    if c == 0xC0 or c == 0xC1:
+        return pos + 5 + data[pos + 4]
+    if c == 0x45:
+        return pos + 4
+    if c == 0xD0 or c == 0xD1:
+        return pos + 8 + _u32_at(data, pos + 4)[0]
+    return -1
+
+
+def _cached_section(data: bytes, pos: int, cache: dict[bytes, Any], kind: type) -> tuple[Any, int]:
+    stop = _section_end(data, pos)
+    if stop < 0 or stop > len(data):
+        return None, -1
+    key = data[pos:stop]
+    hit = cache.get(key)
+    if hit is None:
+        hit, p = decode_value(data, pos)
+        if p != stop or type(hit) is not kind:
+            return None, -1
+        if len(key) <= 256 and len(cache) < _CACHE_MAX:
+            cache[key] = hit
+    return hit, stop
+
+
+#: (header, message-annotations, properties, application-properties, body kind, body)
+Sections = tuple[Any, Any, Any, Any, str, Any]
+
+
+def _decode_fast(data: bytes) -> Sections | None:
+    """The sections ``to_core`` reads, for the common shapes: header, message-annotations,
+    properties, application-properties, one data/value body (data in one or more
+    sections), each under a smallulong descriptor, no delivery-annotations or footer.
+    Repeated header and annotation sections (producers repeat them) are decoded once.
+    None for anything else: the generic decoder then decodes it or raises. An empty
+    properties section reads as none (its fields are all null either way)."""
+    end = len(data)
+    header = ma = props = app = body = None
+    kind = BODY_NONE
+    pos = 0
+    try:
+        # ``code``: the smallulong descriptor of the section at ``pos``, -1 when none
+        code = data[2] if end > 3 and data[0] == 0 and data[1] == 0x53 else -1
+        if code == 0x70:
+            header, pos = _cached_section(data, 0, _HEADER_CACHE, Header)
+            if pos < 0:
+                return None
+            code = data[pos + 2] if pos + 3 < end and data[pos] == 0 and data[pos + 1] == 0x53 else -1
+        if code == 0x72:
+            ma, pos = _cached_section(data, pos, _MA_CACHE, MessageAnnotations)
+            if pos < 0:
+                return None
+            code = data[pos + 2] if pos + 3 < end and data[pos] == 0 and data[pos + 1] == 0x53 else -1
+        if code == 0x73:
+            if data[pos + 3] == 0x45:
+                pos += 4
+            else:
+                props, pos = decode_value(data, pos)
+                if type(props) is not Properties:
+                    return None
+            code = data[pos + 2] if pos + 3 < end and data[pos] == 0 and data[pos + 1] == 0x53 else -1
+        if code == 0x74:
+            app, pos = decode_value(data, pos)
+            if type(app) is not ApplicationProperties:
+                return None
+            code = data[pos + 2] if pos + 3 < end and data[pos] == 0 and data[pos + 1] == 0x53 else -1
+        if code == 0x75:
+            chunks = []
+            while code == 0x75:
+                c = data[pos + 3]
+                if c == 0xA0:
+                    start = pos + 5
+                    stop = start + data[pos + 4]
+                elif c == 0xB0:
+                    start = pos + 8
+                    stop = start + _u32_at(data, pos + 4)[0]
+                else:
+                    return None
+                if stop > end:
+                    return None
+                chunks.append(data[start:stop])
+                pos = stop
+                code = data[pos + 2] if pos + 3 < end and data[pos] == 0 and data[pos + 1] == 0x53 else -1
+            kind = BODY_DATA
+            body = chunks
+        elif code == 0x77:
+            value, pos = decode_value(data, pos)
+            if type(value) is not AmqpValue:
+                return None
+            kind = BODY_VALUE
+            body = value.value
+        if pos != end:
+            return None  # a sequence body, a footer, another section or bad bytes
+    except (AmqpCodecError, *_LOW_LEVEL_ERRORS):
+        return None
+    return header, ma, props, app, kind, body
+
+
+def decode_sections(data: bytes) -> Sections:
+    """The sections of a transfer payload (fast path first); raises AmqpCodecError."""
+    fast = _decode_fast(data)
+    if fast is not None:
+        return fast
+    am = decode_message(data)
+    return (
+        am.header,
+        am.message_annotations,
+        am.properties,
+        am.application_properties,
+        am.body_kind,
+        am.body,
+    )
+
+
 def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Message:
     """A transfer payload as a core message. ``dest`` None is the anonymous relay: the
     message's ``to`` names the destination. Raises AmqpCodecError for bad bytes and
     InvalidRequest when the message has no usable destination."""
-    data = bytes(payload)
-    am = decode_message(data)
-    props_out: dict[str, Any] = {}
-    h = am.header
-    p = am.properties
-    ma = am.message_annotations
-    now = int(time.time() * 1000) if ma or (h is not None and h.ttl) else 0
+    h, ma, p, app, bk, body = decode_sections(bytes(payload))
     persistent = False
     priority = 4
     expiration = 0
-    ttl = None
+    props_out: dict[str, Any] = {}
     if h is not None:
         persistent = bool(h.durable)
         priority = min(int(h.priority), 9)
         if h.ttl:
-            ttl = int(h.ttl)
-            expiration = now + ttl
+            expiration = int(time.time() * 1000) + int(h.ttl)
         if h.first_acquirer:
             props_out[FIRST_ACQUIRER] = True
+    if ma is None and p is None and not app and bk == BODY_DATA and dest is not None:
+        # the plain bytes message (no annotations, properties or application properties)
+        return Message(
+            dest,
+            body[0] if len(body) == 1 else b"".join(body),
+            BYTES,
+            properties=props_out,
+            persistent=persistent,
+            priority=priority,
+            expiration=expiration,
+            origin="amqp",
+        )
+    now = int(time.time() * 1000) if ma else 0
     msg_type = None
     dest_code = reply_code = None
     if ma:
@@ -289,16 +428,16 @@ def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Messag
         raise InvalidRequest(
             "the message has no destination: the link is anonymous and the message sets no 'to'"
         )
-    if am.application_properties:
-        for k, v in am.application_properties.items():
+    if app:
+        for k, v in app.items():
             props_out[str(k)] = _prop_value(v)
-    kind, body = _body_to_core(am, msg_type, content_type)
+    kind, core_body = _body_to_core(bk, body, msg_type, content_type)
     native = None
-    if kind == OBJECT and am.body_kind == BODY_VALUE and not isinstance(am.body, bytes | bytearray):
-        native = (NATIVE_VALUE, am.body)
+    if kind == OBJECT and bk == BODY_VALUE and not isinstance(body, bytes | bytearray):
+        native = (NATIVE_VALUE, body)
     m = Message(
         dest,
-        body,
+        core_body,
         kind,
         message_id=message_id,
         properties=props_out,
@@ -319,9 +458,7 @@ def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Messag
     return m
 
 
-def _body_to_core(am: AmqpMessage, msg_type: Any, content_type: str | None) -> tuple[str, Any]:
-    bk = am.body_kind
-    body = am.body
+def _body_to_core(bk: str, body: Any, msg_type: Any, content_type: str | None) -> tuple[str, Any]:
     forced = MSG_TYPES.get(int(msg_type)) if isinstance(msg_type, int) else None
     if bk == BODY_DATA:
         data = body[0] if len(body) == 1 else b"".join(body)
@@ -426,8 +563,9 @@ def _encode_properties(values: list[Any], out: bytearray) -> None:
     _compound(out, count, content, 0xC0, 0xD0)
 
 
-def encode_rest(msg: Message) -> bytes:
-    """Message annotations and the bare message for ``msg`` (cached per message)."""
+def encode_rest_generic(msg: Message) -> bytes:
+    """``encode_rest`` through the generic section encoders (the reference its fast path
+    must match byte for byte)."""
     ma: dict[Any, Any] = {JMS_DEST: Byte(DEST_TYPES[msg.destination.kind])}
     # properties fields: message-id, user-id, to, subject, reply-to, correlation-id,
     # content-type, content-encoding, absolute-expiry-time, creation-time, group-id,
@@ -496,6 +634,175 @@ def encode_rest(msg: Message) -> bytes:
         buf += b"\x00\x53\x77"
         _encode(body, buf)
     return bytes(buf)
+
+
+_pc_u8 = struct.Struct(">BB").pack
+_pc_u32 = struct.Struct(">BI").pack
+_pc_i64 = struct.Struct(">Bq").pack
+_pc_list8 = struct.Struct(">BBB").pack
+_pc_list32 = struct.Struct(">BII").pack
+_NULLS = [b"\x40" * i for i in range(13)]
+#: encoded ``to`` (a string) by destination
+_TO_CACHE: dict[DestinationName, bytes] = {}
+
+
+#: per destination, for the plain message: (message-annotations + properties descriptor,
+#: the properties fields between message-id and creation-time, their size + 9)
+_PLAIN_PARTS: dict[DestinationName, tuple[bytes, bytes, int]] = {}
+_pc_i64_raw = struct.Struct(">q").pack
+#: a data section's head: descriptor 0x00 0x53 0x75, then vbin8 or vbin32
+_data8 = struct.Struct(">xBBBB").pack
+_data32 = struct.Struct(">xBBBI").pack
+
+
+def _plain_parts(dest: DestinationName) -> tuple[bytes, bytes, int]:
+    head = bytearray()
+    _encode_ma({JMS_DEST: Byte(DEST_TYPES[dest.kind])}, head)
+    head += _PROPS_HEAD
+    mid = bytearray(b"\x40")  # user-id
+    _encode(name_from_core(dest), mid)
+    mid += b"\x40" * 6  # subject .. absolute-expiry-time
+    mid.append(0x83)  # creation-time's constructor
+    parts = (bytes(head), bytes(mid), len(mid) + 8)
+    if len(_PLAIN_PARTS) < 4096:
+        _PLAIN_PARTS[dest] = parts
+    return parts
+
+
+def _str_into(v: str, out: bytearray) -> None:
+    raw = v.encode("utf-8")
+    n = len(raw)
+    out += _pc_u8(0xA1, n) if n < 256 else _pc_u32(0xB1, n)
+    out += raw
+
+
+def encode_rest(msg: Message) -> bytes:
+    """Message annotations and the bare message for ``msg`` (cached per message): the bytes
+    ``encode_rest_generic`` writes, with the properties section and a bytes or text body
+    written directly and the common annotation and ``to`` encodings reused."""
+    dest = msg.destination
+    reply_to = msg.reply_to
+    props = msg.properties
+    kind = msg.body_kind
+    if props or reply_to is not None or (kind != BYTES and kind != TEXT):
+        return encode_rest_generic(msg)
+    b = msg.body
+    if kind == TEXT and type(b) is not str:
+        return encode_rest_generic(msg)
+    mid = msg.message_id
+    if (
+        kind == BYTES
+        and type(b) is bytes
+        and type(mid) is str
+        and msg.timestamp
+        and msg.user_id is None
+        and msg.type is None
+        and msg.correlation_id is None
+        and msg.content_type is None
+        and not msg.expiration
+        and msg.group_id is None
+        and msg.group_seq <= 0
+        and not mid.startswith("ID:AMQP_")
+    ):
+        # the plain message: message-id, to and creation-time around the destination's parts
+        parts = _PLAIN_PARTS.get(dest)
+        if parts is None:
+            parts = _plain_parts(dest)
+        raw = mid.encode("utf-8")
+        n = len(raw)
+        size = n + parts[2] + (2 if n < 256 else 5)
+        nb = len(b)
+        return b"".join(
+            (
+                parts[0],
+                _pc_list8(0xC0, size + 1, 10) if size < 255 else _pc_list32(0xD0, size + 4, 10),
+                _pc_u8(0xA1, n) if n < 256 else _pc_u32(0xB1, n),
+                raw,
+                parts[1],
+                _pc_i64_raw(msg.timestamp),
+                _data8(0x53, 0x75, 0xA0, nb) if nb < 256 else _data32(0x53, 0x75, 0xB0, nb),
+                b,
+            )
+        )
+    out = bytearray()
+    _encode_ma({JMS_DEST: Byte(DEST_TYPES[dest.kind])}, out)
+    # the properties list: fields in order, null for None, trailing nulls trimmed
+    c = bytearray()
+    if type(mid) is str and not mid.startswith("ID:AMQP_"):
+        _str_into(mid, c)
+    else:
+        _encode(id_from_core(mid), c)
+    if msg.user_id is not None:
+        _e_binary(msg.user_id.encode("utf-8"), c)
+    else:
+        c.append(0x40)
+    to = _TO_CACHE.get(dest)
+    if to is None:
+        buf = bytearray()
+        _encode(name_from_core(dest), buf)
+        to = bytes(buf)
+        if len(_TO_CACHE) < 4096:
+            _TO_CACHE[dest] = to
+    c += to
+    # n: fields written (nulls included); count and used: fields and bytes up to the last
+    # non-null one (the nulls after it are trimmed)
+    n = count = 3
+    used = len(c)
+    if msg.type is not None:
+        _e_string(msg.type, c)
+        n = count = 4
+        used = len(c)
+    cid = msg.correlation_id
+    if cid is not None:
+        c += _NULLS[5 - n]
+        _encode(id_from_core(cid), c)
+        n = count = 6
+        used = len(c)
+    ctype = msg.content_type
+    if ctype is not None:
+        c += _NULLS[6 - n]
+        _e_symbol(Symbol(ctype), c)
+        n = count = 7
+        used = len(c)
+    if msg.expiration:
+        c += _NULLS[8 - n]
+        c += _pc_i64(0x83, msg.expiration)
+        n = count = 9
+        used = len(c)
+    if msg.timestamp:
+        c += _NULLS[9 - n]
+        c += _pc_i64(0x83, msg.timestamp)
+        n = count = 10
+        used = len(c)
+    gid = msg.group_id
+    if gid is not None:
+        c += _NULLS[10 - n]
+        _e_string(gid, c)
+        n = count = 11
+        used = len(c)
+    if msg.group_seq > 0:
+        c += _NULLS[11 - n]
+        _e_uint(msg.group_seq, c)
+        count = 12
+        used = len(c)
+    del c[used:]
+    out += _PROPS_HEAD
+    size = used
+    if size < 255 and count < 256:
+        out += _pc_list8(0xC0, size + 1, count)
+    else:
+        out += _pc_list32(0xD0, size + 4, count)
+    out += c
+    if kind == BYTES:
+        body = bytes(b) if b is not None else b""
+        n = len(body)
+        out += b"\x00\x53\x75"
+        out += _pc_u8(0xA0, n) if n < 256 else _pc_u32(0xB0, n)
+        out += body
+    else:
+        out += b"\x00\x53\x77"
+        _str_into(b, out)
+    return bytes(out)
 
 
 def _rest_and_ttl(msg: Message) -> tuple[bytes, int | None]:
