@@ -35,8 +35,8 @@ from ferrymq.core.ports import (
 from ferrymq.core.queue import Queue
 from ferrymq.core.retained import RETAIN_PROPERTY, RetainedMessages, is_retain
 from ferrymq.core.retained import STORE_KEY as RETAINED_KEY
+from ferrymq.core.scheduler import SCHEDULING_SET, Scheduler, is_scheduled
 from ferrymq.core.scheduler import STORE_KEY as SCHED_KEY
-from ferrymq.core.scheduler import Scheduler, is_scheduled
 from ferrymq.core.stats import BrokerStats, DestinationStats
 from ferrymq.core.subscription import DeliverySink, Subscription, SubscriptionSpec, TopicBinding
 from ferrymq.core.trie import SubjectTrie
@@ -326,7 +326,9 @@ class Broker:
     # -- routing -------------------------------------------------------------------------
     def send(self, message: Message, conn: ClientConnection | None = None) -> Completion:
         dest = message.destination
-        if self.held_sends and dest in self._held or self._over_limit(message):
+        if (self.held_sends and dest in self._held) or (
+            (self.memory_limit or dest.kind == QUEUE or dest.kind == TEMP_QUEUE) and self._over_limit(message)
+        ):
             pol = self.policies.get(dest)
             if pol.send_fail_if_no_space:
                 raise ResourceLimit(f"memory limit reached for {dest}: the send was refused "
@@ -338,18 +340,18 @@ class Broker:
                 return held
         ops: list[StoreOp] = []
         self.route(message, ops, conn)
-        return self.submit(ops)
+        return self.store.submit(ops) if ops else DONE
 
     def _over_limit(self, message: Message) -> bool:
         size = message.size
         if self.memory_limit and self.memory_used + size > self.memory_limit:
             return True
         dest = message.destination
-        if dest.is_queue:
-            limit = self.policies.get(dest).memory_limit
-            if limit:
-                q = self.queues.get(dest.path)
-                if q is not None and q.memory + size > limit:
+        if dest.kind == QUEUE or dest.kind == TEMP_QUEUE:
+            q = self.queues.get(dest.path)
+            if q is not None:
+                limit = q.policy.memory_limit
+                if limit and q.memory + size > limit:
                     return True
         return False
 
@@ -389,7 +391,8 @@ class Broker:
         """Put ``message`` on its destination now; append the store ops that make it durable."""
         dest = message.destination
         self.stats.messages_routed += 1
-        if message.properties and is_scheduled(message):
+        props = message.properties
+        if props and not SCHEDULING_SET.isdisjoint(props) and is_scheduled(message):
             self.scheduler.schedule(message, ops)
             return
         if "," in dest.path:
@@ -422,16 +425,15 @@ class Broker:
             q.enqueue(e)
             return
         path = dest.path
-        if dest.kind == TOPIC:
+        t = self.topics.get(path)  # type: ignore[assignment]
+        if t is None:
+            if dest.kind != TOPIC:
+                raise NotFound(f"temporary topic {path} no longer exists")
             if ("*" in path or ">" in path) and any(s in ("*", ">") for s in path.split(".")):
                 raise InvalidRequest(f"cannot publish to a wildcard topic: {path}")
             t = self._topic(path)
-        else:
-            t = self.topics.get(path)  # type: ignore[assignment]
-            if t is None:
-                raise NotFound(f"temporary topic {path} no longer exists")
         t.stats.enqueue_count += 1
-        if RETAIN_PROPERTY in message.properties and is_retain(message):
+        if RETAIN_PROPERTY in props and is_retain(message):
             self.retained.update(message, ops)
         added = False
         if path.startswith(self.virtual_topic_prefix):
@@ -445,6 +447,7 @@ class Broker:
                         added = True
                     ops.append(AddRef(q.store_key or "", message.message_id, 0))
                 q.enqueue(e)
+        persistent = message.persistent
         for b in self.topic_trie.match(path):
             sel = b.selector
             if sel is not None and not sel.matches(message):
@@ -454,8 +457,9 @@ class Broker:
             q = b.queue
             if q.deleted:
                 continue
-            e = q.new_entry(message)
-            if message.persistent and q.store_key is not None:
+            q._seq += 1
+            e = Entry(message, q._seq)
+            if persistent and q.store_key is not None:
                 if not added:
                     ops.append(AddMessage(message))
                     added = True

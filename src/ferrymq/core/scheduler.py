@@ -35,12 +35,12 @@ META_NS = "sched"
 MAX_REPEAT = 1_000_000
 
 
-_SCHEDULING_SET = frozenset(SCHEDULING_PROPS)
+SCHEDULING_SET = frozenset(SCHEDULING_PROPS)
 
 
 def is_scheduled(message: Message) -> bool:
     p = message.properties
-    if not p or _SCHEDULING_SET.isdisjoint(p):
+    if not p or SCHEDULING_SET.isdisjoint(p):
         return False
     for k in SCHEDULING_PROPS:
         v = p.get(k)

@@ -43,6 +43,9 @@ class DeliverySink(Protocol):
     def closed(self, error: Exception | None) -> None: ...
 
 
+_new_delivery = object.__new__
+
+
 class TopicBinding:
     """A topic subscription's entry in the broker's subscription trie."""
 
@@ -106,16 +109,31 @@ class Subscription:
         tag = self._tag
         self.credit -= 1
         q = self.queue
-        q.stats.dispatch_count += 1
-        d = Delivery(tag, e, self)
+        stats = q.stats
+        stats.dispatch_count += 1
+        msg = e.message
+        # Delivery(tag, e, self) without the __init__ call (the hot path)
+        d: Delivery = _new_delivery(Delivery)
+        d.tag = tag
+        d.entry = e
+        d.message = msg
+        d.subscription = self
+        d.delivery_count = e.delivery_count
+        d.redelivered = e.redelivered
+        d.ctx = None
         if self.presettled:
-            if q.store_key is not None and e.message.persistent:
+            if q.store_key is not None and msg.persistent:
                 ops: list[StoreOp] = []
                 q.consumed([e], ops)
                 q.broker.defer_ops(ops)
             else:
-                q.stats.dequeue_count += 1
-                q.release(e.message.size)
+                stats.dequeue_count += 1
+                size = msg.size
+                q.memory -= size
+                b = q.broker
+                b.memory_used -= size
+                if b.held_sends:
+                    b.memory_freed()
         else:
             self.in_flight[tag] = e
         self.sink.deliver(d)
