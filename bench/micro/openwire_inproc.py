@@ -6,9 +6,10 @@ Client frames are encoded with ferrymq's codec the way the ActiveMQ JMS client s
 with a 256-byte body from one producer, async sends (non-persistent) or synchronous ones
 (persistent: response required). The consumer has prefetch 1000 and acknowledges
 cumulatively (standard ack) every 50 messages, as the JMS client does in auto-ack mode with
-optimized acknowledge.
+optimized acknowledge (``--ack-every 1``: one standard ack per message, as the JMS client
+does in plain auto-ack mode).
 
-    python bench/micro/openwire_inproc.py [p|n] [--text] [--count N] [--profile]
+    python bench/micro/openwire_inproc.py [p|n] [--text] [--count N] [--ack-every N] [--profile]
 
 Prints msgs/s and µs per message: wall and process CPU time (all threads).
 """
@@ -104,7 +105,12 @@ def message_frames(
 
 
 async def run(
-    persistent: bool, text: bool, count: int, verify: bool = False, prof: cProfile.Profile | None = None
+    persistent: bool,
+    text: bool,
+    count: int,
+    verify: bool = False,
+    prof: cProfile.Profile | None = None,
+    ack_every: int = BATCH,
 ) -> tuple[int, float, float]:
     loop = asyncio.get_running_loop()
     d = tempfile.mkdtemp()
@@ -134,6 +140,39 @@ async def run(
 
     pid = spec.ProducerId(connection_id=prod.conn.value, session_id=1, value=1)
 
+    def ack(n: int) -> None:
+        cons.adapter.receive_data(
+            cons.encode(
+                spec.MessageAck(
+                    destination=dest,
+                    consumer_id=cid,
+                    ack_type=spec.STANDARD_ACK_TYPE,
+                    first_message_id=last_id if n == 1 else None,
+                    last_message_id=last_id,
+                    message_count=n,
+                )
+            )
+        )
+
+    # --ack-every 1: the acks the client will send, one per message in order, encoded before the
+    # clock starts (client CPU stays out of the figure; the consumer encodes nothing else)
+    single_acks: list[bytes] = []
+    if ack_every == 1 and not verify:
+        for seq in range(1, count + 1):
+            mid = spec.MessageId(producer_id=pid, producer_sequence_id=seq)
+            single_acks.append(
+                cons.encode(
+                    spec.MessageAck(
+                        destination=dest,
+                        consumer_id=cid,
+                        ack_type=spec.STANDARD_ACK_TYPE,
+                        first_message_id=mid,
+                        last_message_id=mid,
+                        message_count=1,
+                    )
+                )
+            )
+
     def consume() -> None:
         nonlocal got, acked, last_id
         for data in cons.adapter.data_to_send():
@@ -148,24 +187,19 @@ async def run(
                 continue
             # count the dispatch frames (one producer, FIFO queue: ids are sequential)
             pos, end = 0, len(data)
+            first = got
             while pos < end:
                 size = _I32.unpack_from(data, pos)[0]
                 if data[pos + 4] == spec.MESSAGE_DISPATCH:
                     got += 1
                 pos += 4 + size
+            if single_acks:
+                # one ack per message, read by the broker together (one recv)
+                cons.adapter.receive_data(b"".join(single_acks[first:got]))
+                acked = got
             last_id = spec.MessageId(producer_id=pid, producer_sequence_id=got)
-        if got - acked >= BATCH or (got == count and got > acked):
-            cons.adapter.receive_data(
-                cons.encode(
-                    spec.MessageAck(
-                        destination=dest,
-                        consumer_id=cid,
-                        ack_type=spec.STANDARD_ACK_TYPE,
-                        last_message_id=last_id,
-                        message_count=got - acked,
-                    )
-                )
-            )
+        if got - acked >= ack_every or (got == count and got > acked):
+            ack(got - acked)
             acked = got
 
     if prof is not None:
@@ -198,17 +232,22 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--verify", action="store_true", help="decode every dispatch as the client")
+    ap.add_argument("--ack-every", type=int, default=BATCH, help="one cumulative ack per N messages")
     args = ap.parse_args()
     persistent = args.mode == "p"
     if args.profile:
         prof = cProfile.Profile()
-        got, dt, _cpu = asyncio.run(run(persistent, args.text, args.count, prof=prof))
+        got, dt, _cpu = asyncio.run(
+            run(persistent, args.text, args.count, prof=prof, ack_every=args.ack_every)
+        )
         print(f"persistent={persistent} {got} msgs {dt:.2f}s {got / dt:.0f}/s {dt / got * 1e6:.1f} us/msg")
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
         return
     best = None
     for _ in range(args.repeat):
-        got, dt, cpu = asyncio.run(run(persistent, args.text, args.count, args.verify))
+        got, dt, cpu = asyncio.run(
+            run(persistent, args.text, args.count, args.verify, ack_every=args.ack_every)
+        )
         us = dt / max(got, 1) * 1e6
         cus = cpu / max(got, 1) * 1e6
         print(

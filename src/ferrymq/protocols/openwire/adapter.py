@@ -40,7 +40,7 @@ from ferrymq.core import (
 )
 from ferrymq.protocols.base import AdapterContext, ProtocolAdapter
 
-from . import codec, mapping, spec
+from . import codec, fastpath, mapping, spec
 from .spec import DataStructure, OpenWireCodecError, ThrowableInfo
 
 # MessageAck types
@@ -53,6 +53,8 @@ TX_ROLLBACK, TX_RECOVER, TX_FORGET, TX_END = 4, 5, 6, 7
 DEST_ADD, DEST_REMOVE = 0, 1
 
 ADVISORY_PREFIX = "ActiveMQ.Advisory."
+#: entries kept in the per-connection name caches before they are cleared
+_NAME_CACHE_LIMIT = 1024
 TEMP_ADVISORIES = ("ActiveMQ.Advisory.TempQueue", "ActiveMQ.Advisory.TempTopic")
 #: stop reading from a producer with this many responses waiting for the store
 PENDING_HIGH = 2000
@@ -200,6 +202,10 @@ class OpenWireAdapter(ProtocolAdapter):
         self._recv_timeout = 0.0
         self._connect_deadline = now + lim.connect_timeout
         self._pulls: set[OpenWireConsumer] = set()
+        #: per destination structure a producer sends to: its core names (composites split)
+        self._targets: dict[DataStructure, list[DestinationName]] = {}
+        #: per producer id: the id of its session
+        self._session_keys: dict[Any, Any] = {}
 
     # -- input -------------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -288,7 +294,15 @@ class OpenWireAdapter(ProtocolAdapter):
 
     def _respond(self, cmd: DataStructure) -> None:
         if cmd.response_required:
-            self._send(spec.Response(correlation_id=cmd.command_id))
+            self._send_response(cmd.command_id)
+
+    def _send_response(self, correlation_id: int) -> None:
+        parser = self.parser
+        if parser.fast_write:
+            self._out.append(fastpath.response_frame(parser, correlation_id))
+            self.ctx.request_flush()
+        else:
+            self._send(spec.Response(correlation_id=correlation_id))
 
     def _exception_response(self, cmd: DataStructure, err: BaseException) -> None:
         self._send(spec.ExceptionResponse(correlation_id=cmd.command_id, exception=_throwable(err)))
@@ -519,10 +533,26 @@ class OpenWireAdapter(ProtocolAdapter):
     # -- producing ----------------------------------------------------------------------------------
     def on_message(self, cmd: DataStructure) -> None:
         assert self.conn is not None
-        targets = mapping.split_composite(cmd.destination)
+        dest = cmd.destination
+        targets = self._targets.get(dest) if dest is not None else None
+        if targets is None:
+            targets = mapping.split_composite(dest)
+            if len(self._targets) >= _NAME_CACHE_LIMIT:
+                self._targets.clear()
+            self._targets[dest] = targets
         reply_to = mapping.name_to_core(cmd.reply_to) if cmd.reply_to is not None else None
         tx = self._tx(cmd.transaction_id) if cmd.transaction_id is not None else None
-        session = self.tx_session if tx is not None else self._session(self._session_of(cmd.producer_id))
+        if tx is not None:
+            session = self.tx_session
+        else:
+            pid = cmd.producer_id
+            key = self._session_keys.get(pid) if pid is not None else None
+            if key is None:
+                key = self._session_of(pid)
+                if len(self._session_keys) >= _NAME_CACHE_LIMIT:
+                    self._session_keys.clear()
+                self._session_keys[pid] = key
+            session = self._session(key)
         assert session is not None
         populate = getattr(self.broker, "populate_user_id", False)
         completions = []
@@ -558,7 +588,7 @@ class OpenWireAdapter(ProtocolAdapter):
 
     def _send_done(self, cmd: DataStructure, c: Completion) -> None:
         if c.ok:
-            self._send(spec.Response(correlation_id=cmd.command_id))
+            self._send_response(cmd.command_id)
         else:
             self._exception_response(cmd, c.error or IllegalState("send failed"))
 
@@ -827,8 +857,38 @@ class OpenWireAdapter(ProtocolAdapter):
 
     # -- dispatch -----------------------------------------------------------------------------------
     def _deliver(self, cons: OpenWireConsumer, d: Delivery) -> None:
-        base = mapping.from_core(d.message)
-        mid = base.message_id
+        msg = d.message
+        native = msg.native
+        if (
+            type(native) in _FAST_MESSAGE_TYPES
+            and self.parser.fast_write
+            and msg.encode_cache.get(mapping.NATIVE_KEY)
+            and self._state != "closing"
+        ):
+            # the producer's own command, sent on with the broker's per-delivery values
+            # (what mapping.from_core and for_delivery would set), encoded without copies
+            self._pending_add(cons, native.message_id, d)
+            try:
+                frame = fastpath.dispatch_frame(
+                    self.parser,
+                    cons.consumer_id,
+                    native,
+                    d.delivery_count,
+                    mapping.dest_struct(msg.destination),
+                    msg.user_id,
+                    int(msg.broker_in_time) if msg.broker_in_time else 0,
+                )
+            except OpenWireCodecError as e:
+                self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
+                return
+            self._out.append(frame)
+            self.ctx.request_flush()
+            return
+        base = mapping.from_core(msg)
+        self._pending_add(cons, base.message_id, d)
+        self._dispatch(cons, base, d.delivery_count)
+
+    def _pending_add(self, cons: OpenWireConsumer, mid: Any, d: Delivery) -> None:
         pending = cons.pending
         if mid in pending:
             del pending[mid]
@@ -839,9 +899,25 @@ class OpenWireAdapter(ProtocolAdapter):
             self._pulls.discard(cons)
             if len(cons.subs) > 1:
                 self._refresh_credit(cons)
-        self._dispatch(cons, base, d.delivery_count)
 
     def _dispatch(self, cons: OpenWireConsumer, base: DataStructure, count: int) -> None:
+        if type(base) in _FAST_MESSAGE_TYPES and self.parser.fast_write and self._state != "closing":
+            try:
+                frame = fastpath.dispatch_frame(
+                    self.parser,
+                    cons.consumer_id,
+                    base,
+                    count,
+                    base.destination,
+                    base.user_id,
+                    base.broker_in_time,
+                )
+            except OpenWireCodecError as e:
+                self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
+                return
+            self._out.append(frame)
+            self.ctx.request_flush()
+            return
         msg = mapping.for_delivery(base, count)
         self._send(
             spec.MessageDispatch(
@@ -978,5 +1054,6 @@ class OpenWireAdapter(ProtocolAdapter):
 
 
 _MESSAGE_TYPES = frozenset(mapping.MESSAGE_TYPES)
+_FAST_MESSAGE_TYPES = frozenset(fastpath.MESSAGE_CLASSES)
 
 __all__ = ["OpenWireAdapter", "OpenWireConsumer", "NotFound"]

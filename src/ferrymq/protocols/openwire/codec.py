@@ -29,15 +29,14 @@ on that error holds what the failing :meth:`OpenWireParser.feed` decoded before 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 from . import spec
-from .props import JmsLong, decode_map, decode_mutf8, encode_map, encode_mutf8
+from .props import decode_mutf8, encode_mutf8
 from .spec import (
     CLASSES,
     MAGIC,
-    MAX_VERSION,
     DataStructure,
     FieldSpec,
     Kind,
@@ -46,6 +45,14 @@ from .spec import (
     ThrowableInfo,
     WireFormatInfo,
     fields_for,
+)
+from .wireformat import (
+    DEFAULT_CACHE_SIZE,
+    MAX_CACHE_SIZE,
+    WireFormat,
+    make_wire_format_info,
+    negotiate,
+    wire_format_properties,
 )
 
 __all__ = [
@@ -61,14 +68,10 @@ __all__ = [
     "MAX_CACHE_SIZE",
 ]
 
-#: Cache size when the WireFormatInfo asks for none (ActiveMQ's MARSHAL_CACHE_SIZE).
-MAX_CACHE_SIZE = 0x7FFF // 2
-DEFAULT_CACHE_SIZE = 1024
 #: ActiveMQ keeps this many slots free, evicting the oldest entries first.
 _CACHE_FREE_SPACE = 100
 #: Nesting limit for structures inside structures and throwable causes.
 MAX_NESTING = 48
-_JAVA_LONG_MAX = 0x7FFF_FFFF_FFFF_FFFF
 
 _I8 = struct.Struct(">b")
 _U8 = struct.Struct(">B")
@@ -77,124 +80,6 @@ _U16 = struct.Struct(">H")
 _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 _I64 = struct.Struct(">q")
-
-
-@dataclass(frozen=True)
-class WireFormat:
-    """The encoding options in force on a connection.
-
-    The defaults are the pre-negotiation form every OpenWire peer starts in.
-    ``max_frame_size`` is also a local limit: a declared frame size above it is refused.
-    """
-
-    version: int = MAX_VERSION
-    tight_encoding: bool = False
-    cache_enabled: bool = False
-    cache_size: int = DEFAULT_CACHE_SIZE
-    size_prefix_disabled: bool = False
-    stack_trace_enabled: bool = False
-    tcp_no_delay: bool = False
-    max_frame_size: int = _JAVA_LONG_MAX
-    max_inactivity_duration: int = 30_000
-    max_inactivity_duration_initial_delay: int = 10_000
-
-    def initial(self) -> WireFormat:
-        """The fixed pre-negotiation form with this format's version and limits."""
-        return replace(self, tight_encoding=False, cache_enabled=False, size_prefix_disabled=False)
-
-
-# -- WireFormatInfo helpers ----------------------------------------------------------------
-
-
-def make_wire_format_info(
-    *,
-    version: int = MAX_VERSION,
-    tight_encoding: bool = True,
-    cache_enabled: bool = True,
-    cache_size: int = DEFAULT_CACHE_SIZE,
-    stack_trace_enabled: bool = True,
-    tcp_no_delay: bool = True,
-    size_prefix_disabled: bool = False,
-    max_inactivity_duration: int = 30_000,
-    max_inactivity_duration_initial_delay: int = 10_000,
-    max_frame_size: int = 104_857_600,
-    provider_name: str = "ferrymq",
-    provider_version: str | None = None,
-    platform_details: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> DataStructure:
-    """A WireFormatInfo carrying these preferences, typed as ActiveMQ reads them."""
-    props: dict[str, Any] = {
-        "TcpNoDelayEnabled": tcp_no_delay,
-        "SizePrefixDisabled": size_prefix_disabled,
-        "CacheSize": int(cache_size),
-        "ProviderName": provider_name,
-        "StackTraceEnabled": stack_trace_enabled,
-        "CacheEnabled": cache_enabled,
-        "TightEncodingEnabled": tight_encoding,
-        "MaxFrameSize": JmsLong(max_frame_size),
-        "MaxInactivityDuration": JmsLong(max_inactivity_duration),
-        "MaxInactivityDurationInitalDelay": JmsLong(max_inactivity_duration_initial_delay),
-    }
-    if provider_version is not None:
-        props["ProviderVersion"] = provider_version
-    if platform_details is not None:
-        props["PlatformDetails"] = platform_details
-    if extra:
-        props.update(extra)
-    return WireFormatInfo(magic=MAGIC, version=version, marshalled_properties=encode_map(props))
-
-
-def wire_format_properties(info: DataStructure) -> dict[str, Any]:
-    """The options map of a WireFormatInfo (empty when it has none)."""
-    raw = info.marshalled_properties
-    if not raw:
-        return {}
-    return decode_map(raw, exact=False) or {}
-
-
-def _java_min(a: int, b: int) -> int:
-    # ActiveMQ's negotiation minimum: a value <= 0 means "no preference".
-    if (a < b and a > 0) or b <= 0:
-        return a
-    return b
-
-
-def negotiate(local: DataStructure, remote: DataStructure, base: WireFormat | None = None) -> WireFormat:
-    """The wire format both peers use after exchanging WireFormatInfo, as ActiveMQ decides it:
-    the lower version and frame size, each boolean option only if both want it, the smaller
-    cache and inactivity settings."""
-    mine = wire_format_properties(local)
-    theirs = wire_format_properties(remote)
-
-    def flag(name: str) -> bool:
-        return mine.get(name) is True and theirs.get(name) is True
-
-    def num(props: dict[str, Any], name: str) -> int:
-        value = props.get(name)
-        return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    cache = flag("CacheEnabled")
-    cache_size = min(num(mine, "CacheSize"), num(theirs, "CacheSize")) if cache else 0
-    if cache and cache_size <= 0:
-        cache_size = MAX_CACHE_SIZE
-    max_frame = _java_min(num(mine, "MaxFrameSize"), num(theirs, "MaxFrameSize"))
-    start = base or WireFormat()
-    return replace(
-        start,
-        version=max(1, min(_java_min(int(local.version), int(remote.version)), MAX_VERSION)),
-        tight_encoding=flag("TightEncodingEnabled"),
-        cache_enabled=cache,
-        cache_size=min(cache_size, MAX_CACHE_SIZE) if cache else start.cache_size,
-        size_prefix_disabled=flag("SizePrefixDisabled"),
-        stack_trace_enabled=flag("StackTraceEnabled"),
-        tcp_no_delay=flag("TcpNoDelayEnabled"),
-        max_frame_size=max_frame if max_frame > 0 else start.max_frame_size,
-        max_inactivity_duration=min(num(mine, "MaxInactivityDuration"), num(theirs, "MaxInactivityDuration")),
-        max_inactivity_duration_initial_delay=min(
-            num(mine, "MaxInactivityDurationInitalDelay"), num(theirs, "MaxInactivityDurationInitalDelay")
-        ),
-    )
 
 
 # -- caches --------------------------------------------------------------------------------
@@ -919,6 +804,22 @@ def unmarshal(frame: bytes, wf: WireFormat, cache: list[Any] | None = None) -> D
 
 # -- the connection-level codec ------------------------------------------------------------
 
+#: Fast readers by command type code: ``read(data, pos, end, wf, cache)`` decodes the frame
+#: body after its type byte, or returns :data:`FAST_FALLBACK` (the generic reader decides).
+#: Filled by :mod:`.fastpath`; used only in a format :func:`fast_eligible` accepts.
+FAST_READERS: dict[int, Callable[..., Any]] = {}
+#: Fast writers by command class: ``write(parser, command) -> bytes | None`` (None: use the
+#: generic writer), byte for byte what :func:`marshal` gives.
+FAST_WRITERS: dict[type, Callable[..., Any]] = {}
+FAST_FALLBACK: Any = object()
+#: the oldest protocol version the fast paths know the field lists of
+FAST_MIN_VERSION = 10
+
+
+def fast_eligible(wf: WireFormat) -> bool:
+    """The fast paths cover tight encoding with the marshal cache (the JMS client's default)."""
+    return wf.tight_encoding and wf.cache_enabled and wf.version >= FAST_MIN_VERSION
+
 
 class OpenWireParser:
     """Incremental OpenWire decoder and encoder for one connection.
@@ -946,6 +847,8 @@ class OpenWireParser:
         self._wf = self._initial
         self._in_cache: list[Any] | None = None
         self._out_cache: _MarshalCache | None = None
+        self._fast_read: dict[int, Callable[..., Any]] | None = None
+        self._fast_write: dict[type, Callable[..., Any]] | None = None
         # With ``negotiated=True`` the WireFormatInfo exchange is over.
         self._info_sent = negotiated
         self._need = 0
@@ -955,6 +858,11 @@ class OpenWireParser:
     @property
     def wire_format(self) -> WireFormat:
         return self._wf
+
+    @property
+    def fast_write(self) -> bool:
+        """The hand-written encoders of :mod:`.fastpath` apply to this connection's format."""
+        return self._fast_write is not None
 
     @property
     def buffered(self) -> int:
@@ -972,6 +880,9 @@ class OpenWireParser:
         else:
             self._in_cache = None
             self._out_cache = None
+        fast = fast_eligible(wf)
+        self._fast_read = FAST_READERS if fast and not wf.size_prefix_disabled else None
+        self._fast_write = FAST_WRITERS if fast else None
 
     def encode(self, command: DataStructure | None) -> bytes:
         """One frame for ``command``.
@@ -979,6 +890,13 @@ class OpenWireParser:
         The first WireFormatInfo this side sends is always in the pre-negotiation form (the
         peer reads it before it negotiates), whether or not the peer's has arrived yet.
         """
+        fast = self._fast_write
+        if fast is not None:
+            write = fast.get(type(command))
+            if write is not None:
+                frame = write(self, command)
+                if frame is not None:
+                    return frame  # type: ignore[no-any-return]
         if isinstance(command, WireFormatInfo) and not self._info_sent:
             self._info_sent = True
             return marshal(command, self._initial)
@@ -986,48 +904,63 @@ class OpenWireParser:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[DataStructure]:
         """Every command completed by ``data`` (null frames are dropped)."""
-        if data:
-            self._buf += data
-        commands: list[DataStructure] = []
         buf = self._buf
+        if buf:
+            if data:
+                buf += data
+            if len(buf) < self._need:
+                return []  # the frame at the front is still incomplete: no copy, no work
+            view = bytes(buf)
+        else:
+            view = data if type(data) is bytes else bytes(data)
+        commands: list[DataStructure] = []
         pos = 0
+        n = len(view)
         try:
-            while pos < len(buf):
+            while pos < n:
                 wf = self._wf
                 if wf.size_prefix_disabled:
-                    if len(buf) - pos < self._need:
-                        break  # the last attempt showed the command needs more bytes
-                    snapshot = bytes(buf[pos:])
-                    src = _In(snapshot, 0, len(snapshot), wf, self._in_cache, True)
+                    src = _In(view, pos, n, wf, self._in_cache, True)
                     try:
                         obj = _r_command(src)
                     except _NeedMore as more:
-                        if more.needed > wf.max_frame_size:
+                        if more.needed - pos > wf.max_frame_size:
                             raise OpenWireCodecError(
                                 f"incomplete command exceeds {wf.max_frame_size} bytes"
                             ) from None
-                        self._need = more.needed
+                        self._need = more.needed - pos
                         break
                     self._need = 0
-                    pos += src.pos
+                    pos = src.pos
                 else:
-                    if len(buf) - pos < 4:
+                    if n - pos < 4:
+                        self._need = 4
                         break
-                    size = _I32.unpack_from(buf, pos)[0]
+                    size = _I32.unpack_from(view, pos)[0]
                     if size <= 0:
                         raise OpenWireCodecError(f"bad frame size {size}")
                     if size > wf.max_frame_size:
                         raise OpenWireCodecError(
                             f"frame of {size} bytes exceeds the limit of {wf.max_frame_size}"
                         )
-                    if len(buf) - pos - 4 < size:
+                    start = pos + 4
+                    end = start + size
+                    if end > n:
+                        self._need = 4 + size
                         break
-                    frame = bytes(buf[pos + 4 : pos + 4 + size])
-                    src = _In(frame, 0, size, wf, self._in_cache, False)
-                    obj = _r_command(src)
-                    if src.pos != size:
-                        raise OpenWireCodecError(f"{size - src.pos} bytes left over inside a frame")
-                    pos += 4 + size
+                    obj = FAST_FALLBACK
+                    fast = self._fast_read
+                    if fast is not None:
+                        read = fast.get(view[start])
+                        if read is not None:
+                            obj = read(view, start + 1, end, wf, self._in_cache)
+                    if obj is FAST_FALLBACK:
+                        src = _In(view, start, end, wf, self._in_cache, False)
+                        obj = _r_command(src)
+                        if src.pos != end:
+                            raise OpenWireCodecError(f"{end - src.pos} bytes left over inside a frame")
+                    pos = end
+                    self._need = 0
                 if obj is None:
                     continue
                 commands.append(obj)
@@ -1035,16 +968,24 @@ class OpenWireParser:
                     self._on_wire_format_info(obj)
         except OpenWireCodecError as exc:
             exc.commands = commands
-            del buf[:pos]
+            self._keep(view, pos)
             raise
         except (RecursionError, MemoryError, OverflowError, ValueError) as exc:
             # Defensive: no peer bytes may escape as anything but the codec's error.
             err = OpenWireCodecError(f"undecodable command: {type(exc).__name__}")
             err.commands = commands
-            del buf[:pos]
+            self._keep(view, pos)
             raise err from None
-        del buf[:pos]
+        self._keep(view, pos)
         return commands
+
+    def _keep(self, view: bytes, pos: int) -> None:
+        """Hold the bytes from ``pos`` on for the next :meth:`feed`."""
+        if pos >= len(view):
+            if self._buf:
+                self._buf = bytearray()
+        elif pos or not self._buf:
+            self._buf = bytearray(view[pos:])
 
     def _on_wire_format_info(self, info: DataStructure) -> None:
         self.remote_info = info

@@ -104,6 +104,20 @@ def name_from_core(dest: DestinationName | None) -> DataStructure | None:
     return _DEST_CLASSES[dest.kind](physical_name=dest.path)
 
 
+_DEST_STRUCTS: dict[DestinationName, DataStructure] = {}
+
+
+def dest_struct(dest: DestinationName) -> DataStructure:
+    """``name_from_core(dest)``, one shared structure per name (it keeps its marshal-cache key
+    and hash); not to be modified."""
+    out = _DEST_STRUCTS.get(dest)
+    if out is None:
+        if len(_DEST_STRUCTS) >= 4096:
+            _DEST_STRUCTS.clear()
+        out = _DEST_STRUCTS[dest] = _DEST_CLASSES[dest.kind](physical_name=dest.path)
+    return out
+
+
 def message_id_text(mid: DataStructure | None) -> str | None:
     """The JMSMessageID ActiveMQ shows for a MessageId."""
     if mid is None:
@@ -243,7 +257,7 @@ def from_core(msg: Message) -> DataStructure:
         out.transaction_id = None
         out.response_required = False
         out.command_id = 0
-        out.destination = name_from_core(msg.destination)
+        out.destination = dest_struct(msg.destination)
         out.user_id = msg.user_id
         out.redelivery_counter = 0
         out.broker_in_time = int(msg.broker_in_time) if msg.broker_in_time else 0

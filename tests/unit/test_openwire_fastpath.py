@@ -1,0 +1,281 @@
+"""OpenWire fast paths: the hand-written readers and writers of :mod:`.fastpath` give exactly
+what the generic codec gives (same bytes, same objects, same errors), and they are used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_openwire_codec import LONGS, STRINGS, structures
+
+from ferrymq.protocols.openwire import codec, fastpath, props, spec
+from ferrymq.protocols.openwire.codec import OpenWireCodecError, OpenWireParser, WireFormat
+
+FAST_VERSIONS = [10, 11, 12]
+
+
+def fast_format(version: int = 12, cache_size: int = 1024, prefix: bool = True) -> WireFormat:
+    return WireFormat(
+        version=version,
+        tight_encoding=True,
+        cache_enabled=True,
+        cache_size=cache_size,
+        size_prefix_disabled=not prefix,
+    )
+
+
+def parsers(wf: WireFormat) -> tuple[OpenWireParser, OpenWireParser]:
+    """A parser with the fast paths and one forced onto the generic codec."""
+    fast = OpenWireParser(wf, negotiated=True)
+    slow = OpenWireParser(wf, negotiated=True)
+    slow._fast_read = None
+    slow._fast_write = None
+    return fast, slow
+
+
+def fields(obj: Any) -> Any:
+    """Every field value, with its type, nested structures included (== compares keys only)."""
+    if isinstance(obj, spec.DataStructure):
+        return (type(obj).__name__, tuple((n, fields(v)) for n, v in obj.items()))
+    if isinstance(obj, list | tuple):
+        return tuple(fields(v) for v in obj)
+    return (type(obj).__name__, obj)
+
+
+class Counting:
+    """Wraps the registered fast readers to count the frames they decode themselves."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.hits = 0
+        self.misses = 0
+        for code, read in list(codec.FAST_READERS.items()):
+            monkeypatch.setitem(codec.FAST_READERS, code, self._wrap(read))
+
+    def _wrap(self, read: Any) -> Any:
+        def counted(*args: Any) -> Any:
+            out = read(*args)
+            if out is fastpath.FALLBACK:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return out
+
+        return counted
+
+
+PID = spec.ProducerId(connection_id="ID:host-1234-1:1", session_id=1, value=1)
+QUEUE = spec.ActiveMQQueue(physical_name="orders")
+
+
+def jms_message(cls: type[spec.DataStructure] = spec.ActiveMQBytesMessage, seq: int = 1, **kw: Any) -> Any:
+    """A message as the JMS client sends it."""
+    base: dict[str, Any] = dict(
+        command_id=seq + 3,
+        producer_id=PID,
+        destination=QUEUE,
+        message_id=spec.MessageId(producer_id=PID, producer_sequence_id=seq),
+        persistent=True,
+        priority=4,
+        timestamp=1_764_000_000_000 + seq,
+        content=props.encode_bytes_body(b"x" * 256),
+        response_required=True,
+    )
+    base.update(kw)
+    return cls(**base)
+
+
+MESSAGE_NAMES = [c.__name__ for c in fastpath.MESSAGE_CLASSES]
+
+
+# -- encoding: byte for byte what the generic writer gives ---------------------------------------
+
+
+@pytest.mark.parametrize("name", MESSAGE_NAMES)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_message_writer_matches_generic(name: str, data: st.DataObject) -> None:
+    version = data.draw(st.sampled_from(FAST_VERSIONS))
+    wf = fast_format(version, cache_size=data.draw(st.sampled_from([1024, 150])))
+    msgs = data.draw(st.lists(structures(name, version, False), min_size=1, max_size=4))
+    msgs += [msgs[0], jms_message(spec.CLASSES[name])]  # a repeat: cache hits
+    fast, slow = parsers(wf)
+    assert fast.fast_write and not slow.fast_write
+    for m in msgs:
+        assert fast.encode(m) == slow.encode(m)
+
+
+@pytest.mark.parametrize("name", MESSAGE_NAMES)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_dispatch_writer_matches_generic(name: str, data: st.DataObject) -> None:
+    version = data.draw(st.sampled_from(FAST_VERSIONS))
+    wf = fast_format(version)
+    fast, slow = parsers(wf)
+    consumers = [spec.ConsumerId(connection_id="ID:c", session_id=1, value=v) for v in (1, 2)]
+    for _ in range(data.draw(st.integers(1, 4))):
+        m = (
+            data.draw(structures(name, version, False))
+            if data.draw(st.booleans())
+            else jms_message(spec.CLASSES[name])
+        )
+        cid = data.draw(st.sampled_from(consumers))
+        dest = data.draw(st.sampled_from([QUEUE, spec.ActiveMQTopic(physical_name="t.1"), m.destination]))
+        user = data.draw(STRINGS)
+        count = data.draw(st.integers(0, 2**31 - 1))
+        in_time = data.draw(LONGS)
+        # what the broker dispatches: the message with its per-delivery fields replaced
+        sent = spec.CLASSES[name](**dict(m.items()))
+        sent.command_id = 0
+        sent.response_required = False
+        sent.transaction_id = None
+        sent.destination = dest
+        sent.user_id = user
+        sent.redelivery_counter = count
+        sent.broker_in_time = in_time
+        dispatch = spec.MessageDispatch(
+            consumer_id=cid, destination=dest, message=sent, redelivery_counter=count
+        )
+        expect = slow.encode(dispatch)
+        assert fastpath.dispatch_frame(fast, cid, m, count, dest, user, in_time) == expect
+        # the same through encode() (a MessageDispatch object), with a fresh pair
+        f2, s2 = parsers(wf)
+        assert f2.encode(dispatch) == s2.encode(dispatch)
+
+
+@settings(max_examples=50, deadline=None)
+@given(corr=st.integers(-(2**31), 2**31 - 1), cmd=st.integers(-(2**31), 2**31 - 1), rr=st.booleans())
+def test_response_writer_matches_generic(corr: int, cmd: int, rr: bool) -> None:
+    for prefix in (True, False):
+        fast, slow = parsers(fast_format(prefix=prefix))
+        r = spec.Response(command_id=cmd, correlation_id=corr, response_required=rr)
+        assert fast.encode(r) == slow.encode(r)
+
+
+def test_fast_writers_only_for_tight_cached_recent_formats() -> None:
+    assert OpenWireParser(fast_format(10), negotiated=True).fast_write
+    assert not OpenWireParser(fast_format(9), negotiated=True).fast_write
+    assert not OpenWireParser(
+        WireFormat(version=12, tight_encoding=False, cache_enabled=True), negotiated=True
+    ).fast_write
+    assert not OpenWireParser(
+        WireFormat(version=12, tight_encoding=True, cache_enabled=False), negotiated=True
+    ).fast_write
+    assert not OpenWireParser().fast_write  # before negotiation
+
+
+def test_encode_errors_match_generic() -> None:
+    for bad in (dict(priority=300), dict(group_sequence=2**40), dict(expiration=2**70), dict(type=123)):
+        fast, slow = parsers(fast_format())
+        m = jms_message(**bad)
+        with pytest.raises(OpenWireCodecError) as fe:
+            fast.encode(m)
+        with pytest.raises(OpenWireCodecError) as se:
+            slow.encode(m)
+        assert not fe.value.fatal and not se.value.fatal
+
+
+def test_frame_size_limit_applies_to_fast_writer() -> None:
+    wf = WireFormat(version=12, tight_encoding=True, cache_enabled=True, max_frame_size=300)
+    fast, slow = parsers(wf)
+    m = jms_message(content=b"y" * 400)
+    for p in (fast, slow):
+        with pytest.raises(OpenWireCodecError):
+            p.encode(m)
+
+
+# -- decoding: the same objects as the generic reader ------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*MESSAGE_NAMES, "MessageAck"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_readers_match_generic(name: str, data: st.DataObject) -> None:
+    version = data.draw(st.sampled_from(FAST_VERSIONS))
+    wf = fast_format(version, cache_size=data.draw(st.sampled_from([1024, 150])))
+    objs = data.draw(st.lists(structures(name, version, False), min_size=1, max_size=4))
+    objs.append(objs[0])
+    if name != "MessageAck":
+        objs.append(jms_message(spec.CLASSES[name]))
+    encoder, _ = parsers(wf)
+    stream = b"".join(encoder.encode(o) for o in objs)
+    fast, slow = parsers(wf)
+    with pytest.MonkeyPatch.context() as mp:
+        counting = Counting(mp)
+        got = fast.feed(stream)
+    assert [fields(o) for o in got] == [fields(o) for o in slow.feed(stream)]
+    assert got == objs
+    assert counting.hits == len(objs) and counting.misses == 0
+    # byte by byte and with trailing bytes
+    fast2, _ = parsers(wf)
+    one: list[Any] = []
+    for i in range(len(stream)):
+        one += fast2.feed(stream[i : i + 1])
+    assert [fields(o) for o in one] == [fields(o) for o in got]
+    fast3, _ = parsers(wf)
+    assert fast3.feed(stream + stream[:3]) == objs
+    assert fast3.buffered == 3
+
+
+def test_reader_is_used_for_the_jms_client_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = Counting(monkeypatch)
+    encoder, _ = parsers(fast_format())
+    msgs = [jms_message(seq=i) for i in range(1, 6)]
+    ack = spec.MessageAck(
+        destination=QUEUE,
+        consumer_id=spec.ConsumerId(connection_id="ID:c", session_id=1, value=1),
+        ack_type=spec.STANDARD_ACK_TYPE,
+        first_message_id=msgs[-1].message_id,
+        last_message_id=msgs[-1].message_id,
+        message_count=1,
+    )
+    stream = b"".join(encoder.encode(o) for o in [*msgs, ack])
+    fast, _ = parsers(fast_format())
+    assert fast.feed(stream) == [*msgs, ack]
+    assert counting.hits == 6
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_fuzz_mutated_frames_same_outcome(data: st.DataObject) -> None:
+    """A damaged frame decodes (or fails) exactly as with the generic reader alone."""
+    wf = fast_format(data.draw(st.sampled_from(FAST_VERSIONS)))
+    encoder, _ = parsers(wf)
+    first = encoder.encode(jms_message(seq=1, reply_to=QUEUE, correlation_id="c-é"))
+    second = bytearray(encoder.encode(data.draw(st.sampled_from([jms_message(seq=2), _sample_ack()]))))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(4, len(second) - 1))
+        second[i] = data.draw(st.integers(0, 255))
+    stream = first + bytes(second)
+    outcomes = []
+    for p in parsers(wf):
+        try:
+            outcomes.append(("ok", [fields(c) for c in p.feed(stream)], p.buffered))
+        except OpenWireCodecError as exc:
+            outcomes.append(("error", str(exc), [fields(c) for c in exc.commands]))
+    assert outcomes[0] == outcomes[1]
+
+
+def _sample_ack() -> Any:
+    mid = spec.MessageId(producer_id=PID, producer_sequence_id=7, text_view="ID:x:1:1:7")
+    return spec.MessageAck(
+        destination=QUEUE,
+        consumer_id=spec.ConsumerId(connection_id="ID:c", session_id=1, value=1),
+        ack_type=spec.INDIVIDUAL_ACK_TYPE,
+        first_message_id=mid,
+        last_message_id=mid,
+        message_count=1,
+    )
+
+
+def test_feed_keeps_an_incomplete_frame() -> None:
+    encoder, _ = parsers(fast_format())
+    frame = encoder.encode(jms_message(content=b"z" * 5000))
+    fast, _ = parsers(fast_format())
+    cut = len(frame) - 7
+    for i in range(0, cut, 100):
+        assert fast.feed(frame[i : min(i + 100, cut)]) == []
+        assert fast.buffered == min(i + 100, cut)
+    assert fast.feed(frame[cut:] + frame[:2]) == [jms_message(content=b"z" * 5000)]
+    assert fast.buffered == 2
