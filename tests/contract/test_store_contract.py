@@ -395,6 +395,25 @@ def test_add_and_remove_in_one_open_batch_cancel_out(backend: Backend) -> None:
     run(body)
 
 
+def test_fresh_ref_consumed_in_its_own_batch_writes_nothing(backend: Backend) -> None:
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        kept = msg(b"on disk before")
+        await wait(store.submit([AddMessage(kept), AddRef(Q1, kept.message_id)]))
+        written = store.stats.ops_written
+        m = msg(b"routed and consumed at once")
+        store.submit([AddMessage(m), AddRef(Q1, m.message_id, 0, True)])
+        await wait(store.submit([RemoveRef(Q1, m.message_id)]))
+        assert store.stats.ops_written == written  # neither the pair nor the message was written
+        assert (store.stats.cancelled_refs, store.stats.dropped_messages) == (1, 1)
+        assert backend.committed_message_ids() == {kept.message_id}
+        assert backend.committed_refs() == [(Q1, kept.message_id, 0)]
+        await store.close()
+
+    run(body)
+
+
 def test_cancelling_never_keeps_a_ref_that_was_already_on_disk(backend: Backend) -> None:
     async def body() -> None:
         store = backend.make()

@@ -421,7 +421,7 @@ class Broker:
             e = q.new_entry(message)
             if message.persistent and q.store_key is not None:
                 ops.append(AddMessage(message))
-                ops.append(AddRef(q.store_key, message.message_id, 0))
+                ops.append(AddRef(q.store_key, message.message_id, 0, True))
             q.enqueue(e)
             return
         path = dest.path
@@ -445,7 +445,7 @@ class Broker:
                     if not added:
                         ops.append(AddMessage(message))
                         added = True
-                    ops.append(AddRef(q.store_key or "", message.message_id, 0))
+                    ops.append(AddRef(q.store_key or "", message.message_id, 0, True))
                 q.enqueue(e)
         persistent = message.persistent
         for b in self.topic_trie.match(path):
@@ -463,7 +463,7 @@ class Broker:
                 if not added:
                     ops.append(AddMessage(message))
                     added = True
-                ops.append(AddRef(q.store_key, message.message_id, 0))
+                ops.append(AddRef(q.store_key, message.message_id, 0, True))
             elif not b.durable and q.count >= q.policy.pending_message_limit > 0 and _all_slow(q):
                 while q.count >= q.policy.pending_message_limit:
                     self._discard_oldest(q)

@@ -26,6 +26,9 @@ class AddRef:
     store_key: str
     message_id: str
     delivery_count: int = 0
+    #: routed just now: this reference cannot already be on disk, so a RemoveRef that
+    #: cancels it in the store's open batch need not be written either
+    fresh: bool = False
 
 
 @dataclass(slots=True)

@@ -9,8 +9,8 @@ next one keeps filling, so under load batches grow on their own. One batch is in
 writer at a time, so batches commit strictly in submit order.
 
 Within the open batch an ``AddRef`` followed by a ``RemoveRef`` of the same reference
-cancel out (the ``AddRef`` is not written; the ``RemoveRef`` stays, a cheap no-op unless
-the reference was already on disk), and an ``AddMessage`` left with no reference added by
+cancel out (the ``AddRef`` is not written; the ``RemoveRef`` stays unless the ``AddRef``
+was *fresh*, made when the message was routed, so the reference cannot be on disk), and an ``AddMessage`` left with no reference added by
 the batch is dropped (ActiveMQ's "concurrent store and dispatch"): a message consumed
 before its batch was handed over never reaches the disk. The completions are unaffected: they still resolve
 only after the batch committed.
@@ -102,14 +102,18 @@ class Batch:
                 mid = op.message_id  # type: ignore[union-attr]
                 at = self._ref_at.pop((op.store_key, mid), None)  # type: ignore[union-attr]
                 if at is not None:
-                    # The RemoveRef itself stays: the reference may also exist on disk
-                    # from an earlier batch, and deleting a missing row costs no write.
+                    added = out[at]
                     out[at] = None
                     self._live_refs[mid] -= 1
                     if self._cancelled is None:
                         self._cancelled = set()
                     self._cancelled.add(mid)
                     stats.cancelled_refs += 1
+                    if added.fresh:  # type: ignore[union-attr]
+                        # a reference routed in this batch was never on disk: nothing to delete
+                        continue
+                    # Otherwise the RemoveRef stays: the reference may also exist on disk
+                    # from an earlier batch.
             elif t is AddMessage:
                 mid = op.message.message_id  # type: ignore[union-attr]
                 at_list = self._msg_at.get(mid)
