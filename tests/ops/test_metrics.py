@@ -117,6 +117,11 @@ def test_cloudwatch_and_ferrymq_series_after_known_traffic(mbroker: BrokerProces
         assert val(m, "ferrymq_broker_messages") == 5
         assert val(m, "ferrymq_broker_connections_opened_total") >= 3
         assert val(m, "ferrymq_metrics_destinations_omitted") == 0
+        # the store's group commit: 11 persistent sends and 6 acknowledgements were submitted
+        assert val(m, "ferrymq_store_submits_total") >= 11
+        assert 1 <= val(m, "ferrymq_store_batches_total") <= val(m, "ferrymq_store_submits_total")
+        assert val(m, "ferrymq_store_ops_written_total") > 0
+        assert val(m, "ferrymq_store_failed_batches_total") == 0
         assert (
             val(m, "ferrymq_broker_info", broker="metricsbroker", version=__import__("ferrymq").__version__)
             == 1

@@ -81,6 +81,11 @@ class BrokerCollector(Collector):
         self.auth_failures = auth_failures
         self.started_at = started_at if started_at is not None else time.time()
 
+    def _store_metrics(self) -> Iterator[Metric]:
+        stats = getattr(self.broker.store, "stats", None)  # the store's counters, when it keeps them
+        if stats is not None:
+            yield from _store_counters(stats)
+
     # -- reading the core --------------------------------------------------------------
     def _destinations(self) -> tuple[list[_Dest], int]:
         broker, admin = self.broker, self.broker.admin
@@ -166,6 +171,7 @@ class BrokerCollector(Collector):
                 "Failed authentications since start",
                 value=self.auth_failures(),
             )
+        yield from self._store_metrics()
         yield GaugeMetricFamily(
             "ferrymq_metrics_destinations_omitted",
             f"Destinations left out of this scrape (limit {self.max_destinations})",
@@ -268,6 +274,26 @@ class BrokerCollector(Collector):
                 kind = "Queue" if d.is_queue else "Topic"
                 m.add_sample(name, {"Broker": bdim, kind: d.view.name.path}, value)
             yield m
+
+
+_STORE_COUNTERS = (
+    ("submits", "ferrymq_store_submits", "Store submits (one per durable send, ack or batch of ops)"),
+    ("batches", "ferrymq_store_batches", "Store transactions committed (group commits)"),
+    ("failed_batches", "ferrymq_store_failed_batches", "Store transactions that failed"),
+    ("ops_written", "ferrymq_store_ops_written", "Store operations written to disk"),
+    ("records_encoded", "ferrymq_store_records_encoded", "Message records encoded for the disk"),
+    ("cancelled_refs", "ferrymq_store_cancelled_refs",
+     "Message references added and removed within one batch (never written)"),
+    ("dropped_messages", "ferrymq_store_dropped_messages",
+     "Persistent messages consumed before their batch was written (never written)"),
+)
+
+
+def _store_counters(stats: object) -> Iterator[Metric]:
+    for attr, name, doc in _STORE_COUNTERS:
+        value = getattr(stats, attr, None)
+        if isinstance(value, int):
+            yield CounterMetricFamily(name, doc, value=value)
 
 
 def make_registry(collector: BrokerCollector) -> CollectorRegistry:
