@@ -198,6 +198,34 @@ def test_section_scan_matches_the_generic_decoder(
         assert fast is not None  # the common shapes take the fast path
     # twice: the second decode reads the cached header and annotations
     assert norm(decode_sections(raw)) == generic_sections(raw)
+    memo: list[Any] = [None, None]
+    for _ in range(2):  # the second time from the memo when it took it
+        assert norm(decode_sections(raw, memo)) == generic_sections(raw)
+
+
+def test_memo_reads_only_payloads_that_repeat_the_prefix() -> None:
+    memo: list[Any] = [None, None]
+    durable = bytes.fromhex("005370c0020141")
+    plain = bytes.fromhex("00537045")
+    props = bytes.fromhex("00537345")
+    app = AmqpMessage(application_properties={"k": 1}).encode()
+    for head in (durable + props, durable + app, plain):
+        for body in (b"", b"x" * 8, b"y" * 300):
+            raw = AmqpMessage(body_kind=BODY_DATA, body=[body]).encode()
+            for tail in (b"", raw):  # a second data section: not from the memo
+                data = head + raw + tail
+                assert norm(decode_sections(data, memo)) == generic_sections(data)
+                assert memo[0] is None or data.startswith(memo[0])
+    # a properties section (message ids differ per message) is never memorised
+    memo = [None, None]
+    data = AmqpMessage(properties=Properties(message_id="ID:1"), body_kind=BODY_DATA, body=[b"a"]).encode()
+    decode_sections(data, memo)
+    assert memo == [None, None]
+    # a truncated data section after a remembered prefix fails as the generic decoder does
+    memo = [None, None]
+    decode_sections(durable + AmqpMessage(body_kind=BODY_DATA, body=[b"abc"]).encode(), memo)
+    with pytest.raises(AmqpCodecError):
+        decode_sections(durable + bytes.fromhex("005375a005") + b"ab", memo)
 
 
 def test_proton_bytes_take_the_fast_path() -> None:

@@ -143,7 +143,10 @@ class AmqpAdapter(ProtocolAdapter):
         self.sessions: dict[int, Session] = {}  # by the peer's channel
         self._local_channels: set[int] = set()
         self.dirty_sessions: list[Session] = []
-        self._autosettle: dict[int, tuple[Subscription, list[int]]] = {}
+        #: pre-settled links with deliveries to settle in the core at the next flush
+        self._autosettle: list[OutgoingLink] = []
+        #: a flush is requested and data_to_send has not run since
+        self.flush_requested = False
         self.remote_max_frame = 512
         self.channel_max = CHANNEL_MAX
         self.max_message_size = ctx.limits.max_frame_size
@@ -168,21 +171,15 @@ class AmqpAdapter(ProtocolAdapter):
     def call_soon(self, cb: Callable[[], None]) -> None:
         self.broker.clock.call_soon(cb)
 
-    def autosettle(self, sub: Subscription | None, tag: int) -> None:
-        if sub is None:
-            return
-        entry = self._autosettle.get(sub.id)
-        if entry is None:
-            self._autosettle[sub.id] = (sub, [tag])
-        else:
-            entry[1].append(tag)
-
     def flush_autosettle(self) -> None:
+        """Settle (accepted) in the core what pre-settled links sent since the last flush."""
         if not self._autosettle or self.core_session is None:
             return
-        batch, self._autosettle = self._autosettle, {}
-        for sub, tags in batch.values():
-            if not sub.closed:
+        links, self._autosettle = self._autosettle, []
+        for link in links:
+            tags, link.auto_tags = link.auto_tags, []
+            sub = link.sub
+            if sub is not None and not sub.closed and tags:
                 self.core_session.settle(sub, tags, ACCEPTED)
 
     def hold_reading(self, delta: int) -> None:
@@ -233,6 +230,9 @@ class AmqpAdapter(ProtocolAdapter):
     def _event(self, ev: Any) -> None:
         perf = ev.performative
         try:
+            if type(perf) is Transfer and self._state == "open":  # the common frame first
+                self.on_transfer(ev.channel, perf, ev.payload)
+                return
             if perf is None:  # heartbeat
                 return
             if isinstance(perf, ProtocolHeader):
@@ -730,9 +730,11 @@ class AmqpAdapter(ProtocolAdapter):
             s.send_flow()
 
     def on_transfer(self, channel: int, t: Transfer, payload: Any) -> None:
-        s = self._session(channel)
-        s.frame_received()
-        link = s.links.get(int(t.handle))
+        s = self.sessions.get(channel)
+        if s is None:
+            raise AmqpError(ILLEGAL_STATE, f"no session on channel {channel}")
+        s.next_incoming_id = (s.next_incoming_id + 1) & 0xFFFFFFFF
+        link = s.links.get(t.handle)  # a UInt hashes and compares as its int
         if link is None:
             raise AmqpError(
                 UNATTACHED_HANDLE, f"transfer on handle {t.handle}, which is not attached", "session"
@@ -815,6 +817,7 @@ class AmqpAdapter(ProtocolAdapter):
                 s.flush_dispositions()
         if self._autosettle:
             self.flush_autosettle()
+        self.flush_requested = False
         out = self.out
         if not out:
             return []

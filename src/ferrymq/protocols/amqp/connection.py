@@ -160,9 +160,13 @@ class Session:
         self.next_outgoing_id = (self.next_outgoing_id + n) & UINT
         self.remote_incoming_window -= n
         if self.remote_incoming_window <= 0 and not self.blocked:
-            self.blocked = True
-            for link in self.links.values():
-                link.pause()
+            self.block()
+
+    def block(self) -> None:
+        """The peer's incoming window is used up: stop the session's links."""
+        self.blocked = True
+        for link in self.links.values():
+            link.pause()
 
     def unblock(self) -> None:
         backlog = self.backlog

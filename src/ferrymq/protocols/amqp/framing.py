@@ -16,7 +16,8 @@ buffer at once as :class:`FrameEvent` ``(channel, performative, payload)`` tuple
   a frame boundary are also reported as a header (a frame that large, 1 GB, is never
   accepted), so a client that pipelines its AMQP header after the SASL exchange parses.
 * any other frame is ``(channel, performative, payload)``; ``payload`` is the transfer's
-  message bytes (a ``memoryview`` over the parsed chunk, valid after the call) or ``b""``.
+  message bytes (``bytes``, or a ``memoryview`` over the parsed chunk, valid after the
+  call) or ``b""``.
 
 Errors raise ``AmqpCodecError``: frame structure and sizes over ``max_frame_size`` with
 condition ``amqp:connection:framing-error``, undecodable bodies with ``amqp:decode-error``.
@@ -246,7 +247,7 @@ def _parse_frame(chunk: bytes, view: memoryview, start: int, end: int) -> FrameE
                 except (IndexError, struct.error):
                     perf = None  # overran its list: the generic decoder says how
                 if perf is not None:
-                    return FrameEvent(channel, perf, view[pos:end] if pos < end else b"")
+                    return FrameEvent(channel, perf, chunk[pos:end])
         conv = _PERFORMATIVES.get(code)
         if conv is not None and chunk[body + 3] == 0xC0 and size:
             try:

@@ -32,7 +32,7 @@ from ferrymq.protocols.amqp.connection import (
     core_error,
 )
 from ferrymq.protocols.amqp.framing import FRAME_HEADER_SIZE, encode_transfer
-from ferrymq.protocols.amqp.mapping import encode_delivery, to_core
+from ferrymq.protocols.amqp.mapping import CACHE_FIRST, encode_delivery, to_core
 from ferrymq.protocols.amqp.performatives import Detach, Rejected, TransactionalState, Transfer
 from ferrymq.protocols.amqp.types import AmqpCodecError
 
@@ -48,6 +48,12 @@ _pc_u8 = struct.Struct(">BB").pack
 _pc_u32 = struct.Struct(">BI").pack
 #: transfer performative descriptor, then a list8 constructor
 _TRANSFER_DESC = b"\x00\x53\x14\xc0"
+#: frame header, descriptor, list8 size and count
+_transfer_head = struct.Struct(">IBBH4sBB").pack
+#: delivery-id (uint0, smalluint, uint) and the delivery tag (vbin8 of 8 bytes)
+_did0 = struct.Struct(">BBBQ").pack
+_did8 = struct.Struct(">BBBBQ").pack
+_did32 = struct.Struct(">BIBBQ").pack
 
 
 def _uint(v: int) -> bytes:
@@ -98,7 +104,7 @@ class Link:
 class IncomingLink(Link):
     """A client's sender link: messages to a destination, or anonymous (the ``to`` field)."""
 
-    __slots__ = ("credit", "delivery_count", "partial", "first", "held", "producer")
+    __slots__ = ("credit", "delivery_count", "partial", "first", "held", "producer", "memo")
 
     def __init__(
         self, adapter: AmqpAdapter, session: Session, name: str, handle: int, delivery_count: int
@@ -110,6 +116,8 @@ class IncomingLink(Link):
         self.first: Transfer | None = None
         self.held = 0
         self.producer = False
+        #: the decoding of the sections in front of the body, for payloads that repeat them
+        self.memo: list[Any] = [None, None]
 
     def grant(self) -> None:
         if self.gone or self.held:
@@ -167,7 +175,7 @@ class IncomingLink(Link):
             if isinstance(state, TransactionalState):
                 txn_id = state.txn_id
                 tx = adapter.transaction(txn_id)
-            msg = to_core(payload, self.dest)
+            msg = to_core(payload, self.dest, self.memo)
             msg.producer_key = adapter.conn
             assert adapter.core_session is not None
             c = adapter.core_session.send(msg, tx)
@@ -227,7 +235,7 @@ class OutgoingLink(Link):
 
     __slots__ = (
         "sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending", "_transfer",
-        "_handle_enc", "_tail",
+        "_handle_enc", "_tail", "auto_tags",
     )  # fmt: skip
 
     def __init__(
@@ -247,6 +255,8 @@ class OutgoingLink(Link):
         # handle, delivery-id, delivery-tag (8-byte binary), message-format 0, settled
         self._handle_enc = _uint(handle)
         self._tail = b"\x43\x41" if presettled else b"\x43"
+        #: core tags of pre-settled deliveries sent, to settle in the core at the next flush
+        self.auto_tags: list[int] = []
 
     def subscribe(self, spec: Any) -> None:
         spec.ack_mode = CLIENT
@@ -278,40 +288,55 @@ class OutgoingLink(Link):
             return
         session = self.session
         adapter = self.adapter
-        payload = encode_delivery(d.message, d.delivery_count)
+        msg = d.message
+        dc = d.delivery_count
+        payload = msg.encode_cache.get(CACHE_FIRST) if dc == 0 else None
+        if payload is None:
+            payload = encode_delivery(msg, dc)
         did = session.next_delivery_id
         session.next_delivery_id = (did + 1) & 0xFFFFFFFF
-        tag = _tag(d.tag)
+        tag = d.tag
         # the common case, one frame: the performative from the link's precomputed parts
+        # (handle, then delivery-id, the 8-byte tag, message-format 0 and settled)
         hd = self._handle_enc
-        dd = _uint(did)
+        if did == 0:
+            dd = _did0(0x43, 0xA0, 8, tag)
+        elif did < 256:
+            dd = _did8(0x52, did, 0xA0, 8, tag)
+        else:
+            dd = _did32(0x70, did, 0xA0, 8, tag)
         tail = self._tail
-        content = len(hd) + len(dd) + 10 + len(tail)
+        content = len(hd) + len(dd) + len(tail)
         size = FRAME_HEADER_SIZE + 6 + content + len(payload)
         if size <= adapter.remote_max_frame:
             out = adapter.out
-            out += _frame_head(size, 2, 0, session.channel)
-            out += _TRANSFER_DESC
-            out += _pc_u8(content + 1, 3 + len(tail))
+            out += _transfer_head(size, 2, 0, session.channel, _TRANSFER_DESC, content + 1, 3 + len(tail))
             out += hd
             out += dd
-            out += b"\xa0\x08"
-            out += tag
             out += tail
             out += payload
             n = 1
         else:
             t = self._transfer
             t.delivery_id = did
-            t.delivery_tag = tag
+            t.delivery_tag = _tag(tag)
             n = encode_transfer(adapter.out, session.channel, t, payload, adapter.remote_max_frame)
         self.delivery_count = (self.delivery_count + 1) & 0xFFFFFFFF
         if self.presettled:
-            adapter.autosettle(self.sub, d.tag)
+            auto = self.auto_tags
+            if not auto:
+                adapter._autosettle.append(self)
+            auto.append(tag)
         else:
-            session.unsettled_out[did] = (self, d.tag)
-        session.frames_sent(n)
-        adapter.ctx.request_flush()
+            session.unsettled_out[did] = (self, tag)
+        session.next_outgoing_id = (session.next_outgoing_id + n) & 0xFFFFFFFF
+        window = session.remote_incoming_window - n
+        session.remote_incoming_window = window
+        if window <= 0 and not session.blocked:
+            session.block()
+        if not adapter.flush_requested:
+            adapter.flush_requested = True
+            adapter.ctx.request_flush()
 
     def on_flow(self, flow: Any) -> None:
         sub = self.sub

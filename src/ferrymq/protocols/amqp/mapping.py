@@ -265,13 +265,14 @@ def _cached_section(data: bytes, pos: int, cache: dict[bytes, Any], kind: type) 
 Sections = tuple[Any, Any, Any, Any, str, Any]
 
 
-def _decode_fast(data: bytes) -> Sections | None:
+def _decode_fast(data: bytes) -> tuple[Any, Any, Any, Any, str, Any, int] | None:
     """The sections ``to_core`` reads, for the common shapes: header, message-annotations,
     properties, application-properties, one data/value body (data in one or more
     sections), each under a smallulong descriptor, no delivery-annotations or footer.
     Repeated header and annotation sections (producers repeat them) are decoded once.
     None for anything else: the generic decoder then decodes it or raises. An empty
-    properties section reads as none (its fields are all null either way)."""
+    properties section reads as none (its fields are all null either way). The seventh item
+    is where the body starts."""
     end = len(data)
     header = ma = props = app = body = None
     kind = BODY_NONE
@@ -302,6 +303,7 @@ def _decode_fast(data: bytes) -> Sections | None:
             if type(app) is not ApplicationProperties:
                 return None
             code = data[pos + 2] if pos + 3 < end and data[pos] == 0 and data[pos + 1] == 0x53 else -1
+        body_at = pos
         if code == 0x75:
             chunks = []
             while code == 0x75:
@@ -331,14 +333,41 @@ def _decode_fast(data: bytes) -> Sections | None:
             return None  # a sequence body, a footer, another section or bad bytes
     except (AmqpCodecError, *_LOW_LEVEL_ERRORS):
         return None
-    return header, ma, props, app, kind, body
+    return header, ma, props, app, kind, body, body_at
 
 
-def decode_sections(data: bytes) -> Sections:
-    """The sections of a transfer payload (fast path first); raises AmqpCodecError."""
+def decode_sections(data: bytes, memo: list[Any] | None = None) -> Sections:
+    """The sections of a transfer payload (fast path first); raises AmqpCodecError.
+
+    ``memo`` (a two-item list a link keeps) remembers the bytes in front of a single data
+    section when they hold no properties section (nothing that differs per message), with
+    what they decoded to; a payload that starts with the same bytes and ends with one data
+    section then decodes without scanning them again."""
+    if memo is not None:
+        prefix = memo[0]
+        if prefix is not None and data.startswith(prefix):
+            pos = len(prefix)
+            end = len(data)
+            if pos + 5 <= end and data[pos] == 0 and data[pos + 1] == 0x53 and data[pos + 2] == 0x75:
+                c = data[pos + 3]
+                if c == 0xA0:
+                    start = pos + 5
+                    stop = start + data[pos + 4]
+                elif c == 0xB0 and pos + 8 <= end:
+                    start = pos + 8
+                    stop = start + _u32_at(data, pos + 4)[0]
+                else:
+                    stop = -1
+                if stop == end:
+                    h, ma, app = memo[1]
+                    return h, ma, None, app, BODY_DATA, [data[start:]]
     fast = _decode_fast(data)
     if fast is not None:
-        return fast
+        h, ma, props, app, kind, body, body_at = fast
+        if memo is not None and props is None and kind == BODY_DATA and len(body) == 1 and body_at <= 256:
+            memo[0] = data[:body_at]
+            memo[1] = (h, ma, app)
+        return h, ma, props, app, kind, body
     am = decode_message(data)
     return (
         am.header,
@@ -350,11 +379,14 @@ def decode_sections(data: bytes) -> Sections:
     )
 
 
-def to_core(payload: bytes | memoryview, dest: DestinationName | None) -> Message:
+def to_core(
+    payload: bytes | memoryview, dest: DestinationName | None, memo: list[Any] | None = None
+) -> Message:
     """A transfer payload as a core message. ``dest`` None is the anonymous relay: the
     message's ``to`` names the destination. Raises AmqpCodecError for bad bytes and
-    InvalidRequest when the message has no usable destination."""
-    h, ma, p, app, bk, body = decode_sections(bytes(payload))
+    InvalidRequest when the message has no usable destination. ``memo``: see
+    ``decode_sections``."""
+    h, ma, p, app, bk, body = decode_sections(bytes(payload), memo)
     persistent = False
     priority = 4
     expiration = 0
