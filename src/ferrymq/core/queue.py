@@ -72,19 +72,18 @@ class Queue:
         self.broker.memory_used += size
         self.stats.enqueue_count += 1
         consumers = self.consumers
-        if (
-            not self.count
-            and len(consumers) == 1
-            and not msg.expiration
-            and msg.group_id is None
-            and not (msg.persistent and self.store_key is not None)
-        ):
+        if not self.count and len(consumers) == 1 and not msg.expiration and msg.group_id is None:
             # Direct dispatch: nothing waits ahead of this entry and its only possible
             # consumer has room, so it is delivered now instead of on the next dispatch pass.
-            # Not for stored messages: their store ops must be submitted before a
-            # pre-settled delivery's removal.
+            # Not a stored message to a pre-settled consumer: the message's store ops must be
+            # submitted before its removal.
             c = consumers[0]
-            if c.credit > 0 and not c.paused and not c.closed:
+            if (
+                c.credit > 0
+                and not c.paused
+                and not c.closed
+                and not (c.presettled and msg.persistent and self.store_key is not None)
+            ):
                 sel = c.selector
                 if sel is None or sel.matches(msg):
                     c.deliver_entry(entry)
