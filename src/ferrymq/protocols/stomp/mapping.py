@@ -20,6 +20,7 @@ from ferrymq.core import (
     DestinationName,
     InvalidRequest,
     Message,
+    quick_message,
 )
 
 PREFIXES = (
@@ -96,23 +97,21 @@ def to_core(headers: dict[str, str], body: bytes, dest: DestinationName,
     props: dict[str, Any] = {k: v for k, v in headers.items()
                              if k not in FRAME_HEADERS and not k.startswith("activemq.")}
     get = headers.get
-    persistent = get("persistent") == "true" or get("persistent", "").lower() == "true"
-    return Message(
-        dest,
-        value,
-        kind,
-        properties=props,
-        persistent=persistent,
-        priority=_int(headers, "priority", 4, 0, 9),
-        expiration=_int(headers, "expires", 0, 0),
-        correlation_id=headers.get("correlation-id"),
-        reply_to=reply_to,
-        type=headers.get("type"),
-        group_id=headers.get("JMSXGroupID"),
-        group_seq=_int(headers, "JMSXGroupSeq", 0, 0),
-        content_type=headers.get("content-type"),
-        origin="stomp",
-    )
+    p = get("persistent")
+    persistent = p == "true" or (p is not None and p.lower() == "true")
+    m = quick_message(dest, value, kind, props, persistent, "stomp", len(value))
+    if "priority" in headers:
+        m.priority = _int(headers, "priority", 4, 0, 9)
+    if "expires" in headers:
+        m.expiration = _int(headers, "expires", 0, 0)
+    m.correlation_id = get("correlation-id")
+    m.reply_to = reply_to
+    m.type = get("type")
+    m.group_id = get("JMSXGroupID")
+    if "JMSXGroupSeq" in headers:
+        m.group_seq = _int(headers, "JMSXGroupSeq", 0, 0)
+    m.content_type = get("content-type")
+    return m
 
 
 def _prop_str(v: Any) -> str:
