@@ -279,3 +279,28 @@ def test_feed_keeps_an_incomplete_frame() -> None:
         assert fast.buffered == min(i + 100, cut)
     assert fast.feed(frame[cut:] + frame[:2]) == [jms_message(content=b"z" * 5000)]
     assert fast.buffered == 2
+
+
+def test_cache_eviction_same_bytes_and_values() -> None:
+    """Many producers through a small cache: slots are evicted and reused the same way."""
+    wf = fast_format(cache_size=110)  # 10 usable slots before eviction
+    fast, slow = parsers(wf)
+    dec_fast, dec_slow = parsers(wf)
+    msgs = []
+    for i in range(40):
+        pid = spec.ProducerId(connection_id=f"ID:p-{i % 17}", session_id=1, value=i % 5)
+        msgs.append(
+            jms_message(
+                seq=i,
+                producer_id=pid,
+                message_id=spec.MessageId(producer_id=pid, producer_sequence_id=i),
+                destination=spec.ActiveMQQueue(physical_name=f"q.{i % 13}"),
+            )
+        )
+    frames = []
+    for m in msgs:
+        frame = fast.encode(m)
+        assert frame == slow.encode(m)
+        frames.append(frame)
+    stream = b"".join(frames)
+    assert [fields(c) for c in dec_fast.feed(stream)] == [fields(c) for c in dec_slow.feed(stream)]

@@ -75,6 +75,7 @@ _ProducerId = spec.ProducerId
 _ConsumerId = spec.ConsumerId
 _Destination = spec.ActiveMQDestination
 _TransactionId = spec.TransactionId
+_MID_CODE = spec.MESSAGE_ID
 
 
 def _field(type_name: str, name: str) -> spec.FieldSpec:
@@ -163,22 +164,39 @@ def _read_mid(
             raise _Miss
     _set(m, "producer_id", v)
     # producer_sequence_id, broker_sequence_id (longs)
-    for name in ("producer_sequence_id", "broker_sequence_id"):
-        if bits >> bp & 1:
-            if bits >> (bp + 1) & 1:
-                (v,) = _i64(data, pos)
-                pos += 8
-            else:
-                (v,) = _u32(data, pos)
-                pos += 4
-        elif bits >> (bp + 1) & 1:
-            (v,) = _u16(data, pos)
-            pos += 2
+    if bits >> bp & 1:
+        if bits >> (bp + 1) & 1:
+            (seq,) = _i64(data, pos)
+            pos += 8
         else:
-            v = 0
-        bp += 2
-        _set(m, name, v)
-    return m, pos, bp
+            (seq,) = _u32(data, pos)
+            pos += 4
+    elif bits >> (bp + 1) & 1:
+        (seq,) = _u16(data, pos)
+        pos += 2
+    else:
+        seq = 0
+    if bits >> (bp + 2) & 1:
+        if bits >> (bp + 3) & 1:
+            (bseq,) = _i64(data, pos)
+            pos += 8
+        else:
+            (bseq,) = _u32(data, pos)
+            pos += 4
+    elif bits >> (bp + 3) & 1:
+        (bseq,) = _u16(data, pos)
+        pos += 2
+    else:
+        bseq = 0
+    _set(m, "producer_sequence_id", seq)
+    _set(m, "broker_sequence_id", bseq)
+    # the key DataStructure._key gives (ids are hashed and compared several times each)
+    if v is not None:
+        pk = v._kc
+        if pk is None:
+            pk = v._key()
+        _set(m, "_kc", (_MID_CODE, m.text_view, pk, seq, bseq))
+    return m, pos, bp + 4
 
 
 def _bit_stream(data: bytes, pos: int) -> tuple[bytes, int, int]:
@@ -214,16 +232,34 @@ def _read_message(
         return FALLBACK
     raw, pos, nbits = _bit_stream(data, pos)
     bits = int.from_bytes(raw, "little")
-    bp = 0
     o: Any = _new(cls)
     (o.command_id,) = _i32(data, pos)
     pos += 4
     o.response_required = bits & 1 == 1
-    bp = 1
     # producer_id, destination, transaction_id, original_destination: cached
+    if bits & 2:
+        o.producer_id, pos, bp = _slow_read(data, pos, end, wf, cache, raw, 1, _F_PRODUCER, 0)
+    else:
+        bp = 2
+        (slot,) = _i16(data, pos)
+        pos += 2
+        if slot < 0:
+            raise _Miss
+        v = o.producer_id = cache[slot]
+        if v is not None and type(v) is not _ProducerId:
+            raise _Miss
+    if bits >> bp & 1:
+        o.destination, pos, bp = _slow_read(data, pos, end, wf, cache, raw, bp, _F_DEST, 0)
+    else:
+        bp += 1
+        (slot,) = _i16(data, pos)
+        pos += 2
+        if slot < 0:
+            raise _Miss
+        v = o.destination = cache[slot]
+        if v is not None and not isinstance(v, _Destination):
+            raise _Miss
     for f, ref, name in (
-        (_F_PRODUCER, _ProducerId, "producer_id"),
-        (_F_DEST, _Destination, "destination"),
         (_F_TX, _TransactionId, "transaction_id"),
         (_F_ORIG_DEST, _Destination, "original_destination"),
     ):
@@ -536,6 +572,11 @@ def _slow_write(
     return bb, bn
 
 
+def _none_slot(index: dict[Any, int]) -> bytes | None:
+    slot = index.get(None)
+    return None if slot is None else _p16(slot)
+
+
 def _bad(what: str, value: Any) -> OpenWireCodecError:
     return OpenWireCodecError(f"{what}: {value!r} does not fit", fatal=False)
 
@@ -564,10 +605,17 @@ def _w_message(
     if response_required:
         bb |= 1 << bn
     bn += 1
+    # a null cached field is a cache entry too: its slot, while no cache miss may have evicted it
+    pnone = _none_slot(index)
     for v in (m.producer_id, destination, transaction_id, m.original_destination):
+        if v is None and pnone is not None:
+            bn += 1
+            buf += pnone
+            continue
         slot = index.get(v._key() if isinstance(v, DataStructure) else v)
         if slot is None:
             bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
+            pnone = _none_slot(index)
         else:
             bn += 1
             buf += _p16(slot)
@@ -591,6 +639,7 @@ def _w_message(
         slot = index.get(p._key() if isinstance(p, DataStructure) else p)
         if slot is None:
             bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, p, depth + 1)
+            pnone = _none_slot(index)
         else:
             bn += 1
             buf += _p16(slot)
@@ -614,12 +663,17 @@ def _w_message(
     else:
         bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_nested, mid, depth)
     v = m.original_transaction_id
-    slot = index.get(v._key() if isinstance(v, DataStructure) else v)
-    if slot is None:
-        bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
-    else:
+    if v is None and pnone is not None:
         bn += 1
-        buf += _p16(slot)
+        buf += pnone
+    else:
+        slot = index.get(v._key() if isinstance(v, DataStructure) else v)
+        if slot is None:
+            bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
+            pnone = _none_slot(index)
+        else:
+            bn += 1
+            buf += _p16(slot)
     # group_id, group_sequence, correlation_id
     s = m.group_id
     if s is None:
@@ -717,12 +771,16 @@ def _w_message(
     else:
         bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_nested, m.data_structure, depth)
     v = m.target_consumer_id
-    slot = index.get(v._key() if isinstance(v, DataStructure) else v)
-    if slot is None:
-        bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
-    else:
+    if v is None and pnone is not None:
         bn += 1
-        buf += _p16(slot)
+        buf += pnone
+    else:
+        slot = index.get(v._key() if isinstance(v, DataStructure) else v)
+        if slot is None:
+            bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
+        else:
+            bn += 1
+            buf += _p16(slot)
     if m.compressed:
         bb |= 1 << bn
     bn += 1

@@ -28,6 +28,7 @@ from ferrymq.core import (
     InvalidRequest,
     Message,
     parse_uri,
+    quick_message,
 )
 
 from . import props, spec
@@ -164,28 +165,24 @@ def to_core(cmd: DataStructure, dest: DestinationName, reply_to: DestinationName
     """A core message for an OpenWire message command (raises OpenWireCodecError for a body or
     property map that does not decode, InvalidRequest for bad names)."""
     kind, body = _body(cmd)
-    properties = (
-        props.decode_map(cmd.marshalled_properties, exact=False) if cmd.marshalled_properties else None
-    )
-    msg = Message(
-        dest,
-        body,
-        kind,
-        message_id=message_id_text(cmd.message_id),
-        properties=properties or {},
-        persistent=bool(cmd.persistent),
-        priority=max(0, min(9, int(cmd.priority))),
-        expiration=max(0, int(cmd.expiration)),
-        timestamp=int(cmd.timestamp),
-        correlation_id=cmd.correlation_id,
-        reply_to=reply_to,
-        type=cmd.type,
-        group_id=cmd.group_id,
-        group_seq=int(cmd.group_sequence),
-        user_id=cmd.user_id,
-        origin="openwire",
-        native=cmd,
-    )
+    raw_props = cmd.marshalled_properties
+    properties = props.decode_map(raw_props, exact=False) if raw_props else None
+    # what Message(...) gives for these fields, without its keyword handling
+    msg = quick_message(dest, body, kind, properties or {}, bool(cmd.persistent), "openwire", 0)
+    mid = message_id_text(cmd.message_id)
+    if mid:
+        msg.message_id = mid
+    msg.priority = max(0, min(9, int(cmd.priority)))
+    msg.expiration = max(0, int(cmd.expiration))
+    if cmd.timestamp:
+        msg.timestamp = int(cmd.timestamp)
+    msg.correlation_id = cmd.correlation_id
+    msg.reply_to = reply_to
+    msg.type = cmd.type
+    msg.group_id = cmd.group_id
+    msg.group_seq = int(cmd.group_sequence)
+    msg.user_id = cmd.user_id
+    msg.native = cmd
     msg.size = message_size(cmd)
     msg.encode_cache[NATIVE_KEY] = True
     return msg
