@@ -86,6 +86,10 @@ class Queue:
             ):
                 sel = c.selector
                 if sel is None or sel.matches(msg):
+                    if c.presettled:
+                        # a pre-settled consumer's credit only bounds one dispatch pass; a
+                        # direct delivery does not use it (back-pressure pauses the consumer)
+                        c.credit += 1
                     c.deliver_entry(entry)
                     return
         p = msg.priority
