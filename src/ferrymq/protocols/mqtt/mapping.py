@@ -63,13 +63,48 @@ def topic_to_core(topic: str) -> DestinationName:
 
 
 def to_core(topic: str, payload: bytes, qos: int, retain: bool) -> Message:
+    """The core message of a PUBLISH, with its :class:`Outbound` already in its encode cache
+    (every MQTT delivery of it shares the topic bytes and header pieces worked out here)."""
     props: dict[str, Any] = {QOS_PROPERTY: qos}
     if retain:
         props[RETAIN_PROPERTY] = True
-    dest = _DEST_CACHE.get(topic)
-    if dest is None:
-        dest = topic_to_core(topic)
-    return quick_message(dest, payload, BYTES, props, qos > 0, "mqtt", len(payload))
+    t = _PUB_TOPIC.get(topic)
+    if t is None:
+        t = _pub_topic(topic)
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    n = len(payload)
+    m = quick_message(t[0], payload, BYTES, props, qos > 0, "mqtt", n)
+    # Outbound(m) without its lookups: delivered to subscribers the RETAIN bit is 0
+    o: Outbound = _new(Outbound)
+    o.topic = t[1]
+    o.dollar = t[2]
+    heads = o._heads = t[3]
+    o.payload = payload
+    o.qos = qos
+    o.retain = 0
+    o._head0 = heads.get(n << 2)
+    o._middle = None
+    m.encode_cache[OUTBOUND_KEY] = o
+    return m
+
+
+_new = object.__new__
+
+#: (core destination, MQTT topic bytes, is a $ or advisory topic, header pieces) per MQTT
+#: topic name a client published to; bounded, shared
+_PUB_TOPIC: dict[str, tuple[DestinationName, bytes, bool, dict[int, bytes]]] = {}
+
+
+def _pub_topic(topic: str) -> tuple[DestinationName, bytes, bool, dict[int, bytes]]:
+    dest = topic_to_core(topic)
+    out = _TOPIC_OUT.get(dest.path)
+    if out is None:
+        out = _topic_out(dest.path)
+    if len(_PUB_TOPIC) >= _DEST_CACHE_MAX:
+        _PUB_TOPIC.clear()
+    t = _PUB_TOPIC[topic] = (dest, out[0], out[1], out[2])
+    return t
 
 
 def message_qos(msg: Message) -> int:
