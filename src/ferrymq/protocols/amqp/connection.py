@@ -172,9 +172,7 @@ class Session:
         backlog = self.backlog
         while backlog and self.remote_incoming_window > 0:
             link, d = backlog.popleft()
-            link.backlogged -= 1
-            if not link.gone:
-                link.transmit(d)
+            link.send_backlogged(d)
         if self.remote_incoming_window > 0 and not backlog:
             self.blocked = False
             for lk in self.links.values():

@@ -5,19 +5,23 @@ subscription in credit mode whose deliveries become transfers).
 Link credit, as ActiveMQ does it: we grant a client's sender 1000 credits and top them up
 when half are used, unless producer flow control holds a send; a client's receiver gives
 us credit with ``flow`` (``link-credit`` and ``delivery-count``), which becomes the core
-subscription's credit. ``drain`` spends the remaining credit: after the next dispatch pass
-we advance the delivery count by what is left and answer with a ``flow``.
+subscription's credit (plus, for a non-durable topic subscription, its topic prefetch held
+in the link: see ``OutgoingLink``). ``drain`` spends the remaining credit: after the next
+dispatch pass we advance the delivery count by what is left and answer with a ``flow``.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ferrymq.core import (
     ACCEPTED,
     CLIENT,
     CREDIT,
+    TEMP_TOPIC,
+    TOPIC,
     Completion,
     CoreError,
     Delivery,
@@ -231,11 +235,20 @@ class IncomingLink(Link):
 
 
 class OutgoingLink(Link):
-    """A client's receiver link: a core subscription whose deliveries become transfers."""
+    """A client's receiver link: a core subscription whose deliveries become transfers.
+
+    Transfers never exceed the link credit. A non-durable topic subscription's link also
+    takes up to its destination policy's topic prefetch (``topic_prefetch``, what other
+    protocols' topic consumers get) of deliveries beyond it, held here and sent as soon as
+    the receiver gives credit: a receiver that keeps up but is between two flows is not a
+    slow consumer whose oldest messages the pending-message limit discards, only one that
+    falls that far behind is. Queues (shared with other consumers), durable subscriptions
+    and draining links take no more than their credit.
+    """
 
     __slots__ = (
         "sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending", "_transfer",
-        "_handle_enc", "_tail", "auto_tags",
+        "_handle_enc", "_tail", "auto_tags", "link_credit", "extra", "held",
     )  # fmt: skip
 
     def __init__(
@@ -257,13 +270,23 @@ class OutgoingLink(Link):
         self._tail = b"\x43\x41" if presettled else b"\x43"
         #: core tags of pre-settled deliveries sent, to settle in the core at the next flush
         self.auto_tags: list[int] = []
+        #: the link credit the receiver gave us and we have not used
+        self.link_credit = 0
+        #: deliveries the core may give beyond the link credit (held here until credit comes)
+        self.extra = 0
+        self.held: deque[Delivery] = deque()
 
     def subscribe(self, spec: Any) -> None:
         spec.ack_mode = CLIENT
         spec.credit_mode = CREDIT
-        spec.prefetch = 0
+        dest = spec.destination
+        # a non-durable topic subscription takes its destination policy's topic prefetch
+        # (the prefetch other protocols' topic consumers get) beyond its link credit
+        buffered = (dest.kind == TOPIC or dest.kind == TEMP_TOPIC) and not spec.durable_name
+        spec.prefetch = None if buffered else 0
         assert self.adapter.core_session is not None
-        self.sub = self.adapter.core_session.subscribe(spec, self)
+        self.sub = sub = self.adapter.core_session.subscribe(spec, self)
+        self.extra = sub.prefetch if buffered else 0
 
     # -- DeliverySink --------------------------------------------------------------------------
     def deliver(self, d: Delivery) -> None:
@@ -272,7 +295,35 @@ class OutgoingLink(Link):
             self.backlogged += 1
             session.backlog.append((self, d))
             return
+        if self.link_credit <= 0:
+            self.held.append(d)  # within ``extra``: sent when the receiver gives credit
+            return
         self.transmit(d)
+
+    def send_backlogged(self, d: Delivery) -> None:
+        """A delivery that waited for the session's window (``Session.unblock``)."""
+        self.backlogged -= 1
+        if self.gone:
+            return
+        if self.link_credit <= 0:
+            self.held.append(d)
+            return
+        self.transmit(d)
+
+    def _send_held(self) -> None:
+        held = self.held
+        session = self.session
+        while held and self.link_credit > 0 and not session.blocked and not self.gone:
+            self.transmit(held.popleft())
+
+    def _grant_core(self) -> None:
+        """The core subscription's credit: the link credit left, plus the extra deliveries a
+        buffered link takes (not while draining), minus what waits here to be sent."""
+        sub = self.sub
+        if sub is None:
+            return
+        extra = 0 if self.drain else self.extra
+        sub.set_credit(max(self.link_credit + extra - self.backlogged - len(self.held), 0))
 
     def closed(self, error: Exception | None) -> None:
         if self.gone:
@@ -322,6 +373,7 @@ class OutgoingLink(Link):
             t.delivery_tag = _tag(tag)
             n = encode_transfer(adapter.out, session.channel, t, payload, adapter.remote_max_frame)
         self.delivery_count = (self.delivery_count + 1) & 0xFFFFFFFF
+        self.link_credit -= 1
         if self.presettled:
             auto = self.auto_tags
             if not auto:
@@ -347,8 +399,11 @@ class OutgoingLink(Link):
             credit = (dc + flow.link_credit - self.delivery_count) & 0xFFFFFFFF
             if credit > 0x7FFFFFFF:  # the receiver is behind us: no credit
                 credit = 0
-            sub.set_credit(max(credit - self.backlogged, 0))
+            self.link_credit = credit
         self.drain = bool(flow.drain)
+        if self.held and not self.adapter.delivery_paused:
+            self._send_held()
+        self._grant_core()
         if self.drain and not self._drain_pending:
             # let the dispatch pass that set_credit scheduled run first
             self._drain_pending = True
@@ -361,20 +416,19 @@ class OutgoingLink(Link):
         sub = self.sub
         if sub is None or self.gone or not self.drain:
             return
-        left = sub.credit
+        left = self.link_credit - self.backlogged
         if left > 0:
             self.delivery_count = (self.delivery_count + left) & 0xFFFFFFFF
+            self.link_credit -= left
             sub.set_credit(0)
         self._send_state()
         self.adapter.ctx.request_flush()
 
     def _send_state(self) -> None:
-        sub = self.sub
-        credit = max(sub.credit, 0) if sub is not None else 0
         self.session.send_flow(
             handle=self.handle,
             delivery_count=self.delivery_count,
-            link_credit=credit,
+            link_credit=max(self.link_credit, 0) if self.sub is not None else 0,
             drain=self.drain or None,
         )
 
@@ -384,12 +438,16 @@ class OutgoingLink(Link):
 
     def resume(self) -> None:
         if self.sub is not None and not self.adapter.delivery_paused:
+            if self.held:
+                self._send_held()
+                self._grant_core()
             self.sub.resume()
 
     def close(self, remove: bool) -> None:
         if self.gone:
             return
         self.gone = True
+        self.held.clear()  # never sent: they go back with the subscription's in-flight
         sub, self.sub = self.sub, None
         adapter = self.adapter
         if sub is not None and adapter.core_session is not None:
