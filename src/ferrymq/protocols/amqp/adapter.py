@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ferrymq import __version__
 from ferrymq.core import (
@@ -821,10 +821,10 @@ class AmqpAdapter(ProtocolAdapter):
         out = self.out
         if not out:
             return []
-        data = bytes(out)
-        out.clear()
+        self.out = bytearray()
         self._last_send = time.monotonic()
-        return [data]
+        # the filled buffer goes to the transport as it is (bytes-like; never written again)
+        return [cast(bytes, out)]
 
     def should_close(self) -> bool:
         return self._close_after_flush and not self.out

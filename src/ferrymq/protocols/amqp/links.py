@@ -52,12 +52,6 @@ _pc_u8 = struct.Struct(">BB").pack
 _pc_u32 = struct.Struct(">BI").pack
 #: transfer performative descriptor, then a list8 constructor
 _TRANSFER_DESC = b"\x00\x53\x14\xc0"
-#: frame header, descriptor, list8 size and count
-_transfer_head = struct.Struct(">IBBH4sBB").pack
-#: delivery-id (uint0, smalluint, uint) and the delivery tag (vbin8 of 8 bytes)
-_did0 = struct.Struct(">BBBQ").pack
-_did8 = struct.Struct(">BBBBQ").pack
-_did32 = struct.Struct(">BIBBQ").pack
 
 
 def _uint(v: int) -> bytes:
@@ -248,7 +242,8 @@ class OutgoingLink(Link):
 
     __slots__ = (
         "sub", "presettled", "delivery_count", "backlogged", "drain", "_drain_pending", "_transfer",
-        "_handle_enc", "_tail", "auto_tags", "link_credit", "extra", "held",
+        "_handle_enc", "_tail", "auto_tags", "link_credit", "extra", "held", "_pack0", "_pack8",
+        "_pack32", "_content", "_count",
     )  # fmt: skip
 
     def __init__(
@@ -266,8 +261,18 @@ class OutgoingLink(Link):
         )
         # the transfer performative as the codec encodes it, around the delivery id and tag:
         # handle, delivery-id, delivery-tag (8-byte binary), message-format 0, settled
-        self._handle_enc = _uint(handle)
-        self._tail = b"\x43\x41" if presettled else b"\x43"
+        self._handle_enc = hd = _uint(handle)
+        self._tail = tail = b"\x43\x41" if presettled else b"\x43"
+        # the frame head and performative in one pack, per delivery-id encoding (uint0,
+        # smalluint, uint): size, doff, type, channel, descriptor + list8 constructor, list
+        # size and count, handle, delivery-id, delivery-tag (vbin8 of 8 bytes), the tail
+        h, t = len(hd), len(tail)
+        self._pack0 = struct.Struct(f">IBBH4sBB{h}sBBBQ{t}s").pack
+        self._pack8 = struct.Struct(f">IBBH4sBB{h}sBBBBQ{t}s").pack
+        self._pack32 = struct.Struct(f">IBBH4sBB{h}sBIBBQ{t}s").pack
+        #: the performative's list content without the delivery-id; its field count
+        self._content = h + 10 + t
+        self._count = 3 + t
         #: core tags of pre-settled deliveries sent, to settle in the core at the next flush
         self.auto_tags: list[int] = []
         #: the link credit the receiver gave us and we have not used
@@ -349,22 +354,64 @@ class OutgoingLink(Link):
         tag = d.tag
         # the common case, one frame: the performative from the link's precomputed parts
         # (handle, then delivery-id, the 8-byte tag, message-format 0 and settled)
-        hd = self._handle_enc
-        if did == 0:
-            dd = _did0(0x43, 0xA0, 8, tag)
-        elif did < 256:
-            dd = _did8(0x52, did, 0xA0, 8, tag)
-        else:
-            dd = _did32(0x70, did, 0xA0, 8, tag)
-        tail = self._tail
-        content = len(hd) + len(dd) + len(tail)
-        size = FRAME_HEADER_SIZE + 6 + content + len(payload)
-        if size <= adapter.remote_max_frame:
+        base = self._content
+        size = FRAME_HEADER_SIZE + 6 + base + len(payload)
+        if size + 5 <= adapter.remote_max_frame:
             out = adapter.out
-            out += _transfer_head(size, 2, 0, session.channel, _TRANSFER_DESC, content + 1, 3 + len(tail))
-            out += hd
-            out += dd
-            out += tail
+            ch = session.channel
+            if did == 0:
+                size += 1
+                out += self._pack0(
+                    size,
+                    2,
+                    0,
+                    ch,
+                    _TRANSFER_DESC,
+                    base + 2,
+                    self._count,
+                    self._handle_enc,
+                    0x43,
+                    0xA0,
+                    8,
+                    tag,
+                    self._tail,
+                )
+            elif did < 256:
+                size += 2
+                out += self._pack8(
+                    size,
+                    2,
+                    0,
+                    ch,
+                    _TRANSFER_DESC,
+                    base + 3,
+                    self._count,
+                    self._handle_enc,
+                    0x52,
+                    did,
+                    0xA0,
+                    8,
+                    tag,
+                    self._tail,
+                )
+            else:
+                size += 5
+                out += self._pack32(
+                    size,
+                    2,
+                    0,
+                    ch,
+                    _TRANSFER_DESC,
+                    base + 6,
+                    self._count,
+                    self._handle_enc,
+                    0x70,
+                    did,
+                    0xA0,
+                    8,
+                    tag,
+                    self._tail,
+                )
             out += payload
             n = 1
         else:
