@@ -16,6 +16,7 @@ from ferrymq.protocols.amqp import framing
 from ferrymq.protocols.amqp.framing import FrameParser, _fast_transfer, encode_frame
 from ferrymq.protocols.amqp.mapping import (
     _decode_fast,
+    _header,
     decode_sections,
     encode_delivery,
     encode_rest,
@@ -336,6 +337,11 @@ def test_encode_rest_matches_the_generic_encoder(
         reply_to=Q if with_reply else None,
     )
     assert encode_rest(m) == encode_rest_generic(m)
+    head = bytes.fromhex("005370c0020141")
+    assert encode_rest(m, head) == head + encode_rest_generic(m)
+    if not expiration:
+        assert encode_delivery(m, 0) == _header(m, None, 0) + encode_rest_generic(m)
+        assert encode_delivery(m, 3) == _header(m, None, 3) + encode_rest_generic(m)
 
 
 def test_delivery_payload_of_the_plain_message() -> None:

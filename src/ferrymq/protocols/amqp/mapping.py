@@ -708,19 +708,20 @@ def _str_into(v: str, out: bytearray) -> None:
     out += raw
 
 
-def encode_rest(msg: Message) -> bytes:
-    """Message annotations and the bare message for ``msg`` (cached per message): the bytes
-    ``encode_rest_generic`` writes, with the properties section and a bytes or text body
-    written directly and the common annotation and ``to`` encodings reused."""
+def encode_rest(msg: Message, head: bytes = b"") -> bytes:
+    """Message annotations and the bare message for ``msg`` (cached per message) after
+    ``head`` (a header section): the bytes ``encode_rest_generic`` writes, with the
+    properties section and a bytes or text body written directly and the common annotation
+    and ``to`` encodings reused."""
     dest = msg.destination
     reply_to = msg.reply_to
     props = msg.properties
     kind = msg.body_kind
     if props or reply_to is not None or (kind != BYTES and kind != TEXT):
-        return encode_rest_generic(msg)
+        return head + encode_rest_generic(msg)
     b = msg.body
     if kind == TEXT and type(b) is not str:
-        return encode_rest_generic(msg)
+        return head + encode_rest_generic(msg)
     mid = msg.message_id
     if (
         kind == BYTES
@@ -746,6 +747,7 @@ def encode_rest(msg: Message) -> bytes:
         nb = len(b)
         return b"".join(
             (
+                head,
                 parts[0],
                 _pc_list8(0xC0, size + 1, 10) if size < 255 else _pc_list32(0xD0, size + 4, 10),
                 _pc_u8(0xA1, n) if n < 256 else _pc_u32(0xB1, n),
@@ -756,7 +758,7 @@ def encode_rest(msg: Message) -> bytes:
                 b,
             )
         )
-    out = bytearray()
+    out = bytearray(head)
     _encode_ma({JMS_DEST: Byte(DEST_TYPES[dest.kind])}, out)
     # the properties list: fields in order, null for None, trailing nulls trimmed
     c = bytearray()
@@ -882,10 +884,17 @@ def encode_delivery(msg: Message, delivery_count: int) -> bytes:
     """The transfer payload for one delivery: a header with this delivery's count in front
     of the cached annotations and bare message."""
     if delivery_count == 0:
-        first = msg.encode_cache.get(CACHE_FIRST)
+        cache = msg.encode_cache
+        first = cache.get(CACHE_FIRST)
         if first is None:
-            rest, ttl = _rest_and_ttl(msg)
-            first = msg.encode_cache[CACHE_FIRST] = _header(msg, ttl, 0) + rest
+            if msg.expiration:
+                rest, ttl = _rest_and_ttl(msg)
+                first = _header(msg, ttl, 0) + rest
+            else:
+                # no ttl: the header depends on nothing that changes; a redelivery encodes
+                # the rest again (the same bytes)
+                first = encode_rest(msg, _header(msg, None, 0))
+            cache[CACHE_FIRST] = first
         return first  # type: ignore[no-any-return]
     rest, ttl = _rest_and_ttl(msg)
     return _header(msg, ttl, delivery_count) + rest
