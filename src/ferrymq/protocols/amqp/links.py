@@ -133,6 +133,14 @@ class IncomingLink(Link):
 
     def on_transfer(self, t: Transfer, payload: Any) -> None:
         first = self.first
+        if first is None and not t.more and not t.aborted and t.delivery_id is not None:
+            # the common case: a whole message in one transfer
+            self.credit -= 1
+            self.delivery_count = (self.delivery_count + 1) & 0xFFFFFFFF
+            self.received(t, payload)
+            if self.credit <= PRODUCER_CREDIT // 2 and not self.held:
+                self.grant()
+            return
         if first is None:
             if t.delivery_id is None:
                 raise AmqpError(
