@@ -646,3 +646,43 @@ def run_fuzz_case(data: bytes, version: str, chunk: int) -> None:
 @given(data=fuzz_input, version=st.sampled_from(VERSIONS), chunk=st.integers(1, 64))
 def test_fuzz_any_bytes_yield_frames_or_codec_error(data: bytes, version: str, chunk: int) -> None:
     run_fuzz_case(data, version, chunk)
+
+
+def test_repeated_heads_parse_alike_and_follow_the_version() -> None:
+    p = FrameParser()
+    p.version = "1.2"
+    frame = b"SEND\ndestination:/queue/a\nx:a\\cb\ncontent-length:2\n\nhi\x00"
+    frames = p.feed(frame * 3 + b"SEND\ndestination:/queue/a\nx:a\\cb\ncontent-length:3\n\nhey\x00")
+    assert [f.headers["x"] for f in frames] == ["a:b"] * 4  # type: ignore[union-attr]
+    assert [f.body for f in frames] == [b"hi"] * 3 + [b"hey"]  # type: ignore[union-attr]
+    p.version = "1.0"  # 1.0 has no escaping: the same bytes mean something else now
+    (f,) = p.feed(frame)
+    assert f.headers["x"] == "a\\cb" and f.body == b"hi"  # type: ignore[union-attr]
+
+
+def test_cached_header_section_still_checks_the_body_terminator() -> None:
+    p = FrameParser()
+    frame = b"SEND\ndestination:/queue/a\ncontent-length:2\n\nhi\x00"
+    assert len(p.feed(frame)) == 1
+    with pytest.raises(CodecError):
+        p.feed(b"SEND\ndestination:/queue/a\ncontent-length:2\n\nhiX")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([
+    b"SEND\ndestination:/queue/a\ncontent-length:2\n\nhi\x00",
+    b"SEND\ndestination:/queue/a\ncontent-length:2\n\nhi\x00\n",
+    b"SEND\ndestination:/queue/a\r\ncontent-length:2\r\n\r\nhi\x00",
+    b"SEND\ndestination:/queue/a\ncontent-length:2\n\r\nhi\x00",
+    b"SEND\ndestination:/queue/a\n\nno length\x00",
+    b"\n",
+]), min_size=1, max_size=12), st.integers(1, 7))
+def test_repeated_heads_in_any_split_match_a_fresh_parser(frames: list[bytes], chunk: int) -> None:
+    data = b"".join(frames)
+    expected = FrameParser().feed(data)  # whole: the first of each head takes the slow path
+    p = FrameParser()
+    got: list[Frame | object] = []
+    p.feed(data)  # warm the head cache
+    for i in range(0, len(data), chunk):
+        got += p.feed(data[i : i + chunk])
+    assert got == expected

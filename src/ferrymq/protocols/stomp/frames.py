@@ -176,6 +176,12 @@ def _unescape_line(line: str, unescape: Callable[[str], str]) -> list[str]:
     return [unescape(name), unescape(value)]
 
 
+#: frame heads cached per parser, and the longest head cached
+_HEAD_CACHE_SIZE = 32
+_HEAD_CACHE_MAX = 1024
+_new_frame = object.__new__
+
+
 def _parse_content_length(value: str) -> int:
     text = value.strip(" \t")
     if not text or not text.isascii() or not text.isdigit() or len(text) > 18:
@@ -209,6 +215,10 @@ class FrameParser:
         self.stop_after_connect = False
         self._buf = bytearray()
         self._error: StompCodecError | None = None
+        #: (command, headers, content-length) by the raw bytes of a frame's head: a client
+        #: repeating the same head frame after frame has it parsed once. Bounded; the header
+        #: dicts handed out are shared, so frames from this parser have read-only headers.
+        self._head_cache: dict[bytes, tuple[str, dict[str, str], int]] = {}
         self._reset_partial()
 
     def _reset_partial(self) -> None:
@@ -228,6 +238,7 @@ class FrameParser:
         if value not in VERSIONS:
             raise ValueError(f"unsupported STOMP version {value!r}")
         self._version = value
+        self._head_cache.clear()  # escaping depends on the version
 
     @property
     def buffered(self) -> int:
@@ -273,9 +284,29 @@ class FrameParser:
         pos = 0
         max_frame = self.max_frame_size
         version = self._version
+        head_cache = self._head_cache
         while pos < n:
             pending = self._pending
             if pending is None:
+                if head_cache:
+                    # Fast path: the same head (command line and headers, LF line ends, a
+                    # content-length) as an earlier frame: no header parsing, no checks that
+                    # depend only on the head (they passed for the same bytes before).
+                    x = src.find(b"\n\n", pos, pos + _HEAD_CACHE_MAX + 1)
+                    if x > pos:
+                        hit = head_cache.get(src[pos:x] if type(src) is bytes else bytes(src[pos:x]))
+                        if hit is not None:
+                            end = x + 2 + hit[2]
+                            if end < n:
+                                if src[end] != 0:
+                                    raise StompCodecError("frame not terminated by NUL after content-length bytes")
+                                f = _new_frame(Frame)
+                                f.command = hit[0]
+                                f.headers = hit[1]
+                                f.body = bytes(src[x + 2 : end])
+                                out.append(f)
+                                pos = end + 1
+                                continue
                 c = src[pos]
                 if c == 10:
                     out.append(HEARTBEAT)
@@ -306,16 +337,21 @@ class FrameParser:
                 if hdr_end - pos > max_frame:
                     raise self._too_big(hdr_end - pos)
                 block_end = match.start()
-                headers = (
-                    self._parse_headers(src, nl + 1, block_end, command, version) if block_end > nl else {}
-                )
-                cl_text = headers.get("content-length")
-                if cl_text is not None:
-                    length = _parse_content_length(cl_text)
+                headers, length = self._headers_and_length(src, nl + 1, block_end, command, version)
+                if length >= 0:
                     if hdr_end - pos + length > max_frame:
                         raise self._too_big(hdr_end - pos + length)
-                else:
-                    length = -1
+                    if (
+                        block_end - pos <= _HEAD_CACHE_MAX
+                        and hdr_end - block_end == 2
+                        and command not in _UNESCAPED_COMMANDS
+                    ):
+                        # an LF-only head with a content-length: the fast path above may
+                        # take the next frame with these very bytes
+                        cache = self._head_cache
+                        if len(cache) >= _HEAD_CACHE_SIZE:
+                            cache.clear()
+                        cache[bytes(src[pos:block_end])] = (command, headers, length)
                 body_at = hdr_end
                 scan_from = hdr_end
             else:
@@ -349,6 +385,15 @@ class FrameParser:
                 # leave the rest buffered until the caller sets it and feeds again
                 return pos
         return pos
+
+    def _headers_and_length(
+        self, src: bytes | bytearray, start: int, end: int, command: str, version: str
+    ) -> tuple[dict[str, str], int]:
+        """The headers of a section (``start`` is past the command's LF, ``end`` at the
+        blank line) and the content-length they give (-1: none)."""
+        headers = self._parse_headers(src, start, end, command, version) if end >= start else {}
+        cl_text = headers.get("content-length")
+        return headers, (_parse_content_length(cl_text) if cl_text is not None else -1)
 
     @staticmethod
     def _show(raw: bytes | bytearray) -> str:
