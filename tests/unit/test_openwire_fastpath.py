@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_openwire_codec import LONGS, STRINGS, structures
 
-from ferrymq.protocols.openwire import codec, fastpath, props, spec
+from ferrymq.protocols.openwire import codec, fastpath, props, shapes, spec
 from ferrymq.protocols.openwire.codec import OpenWireCodecError, OpenWireParser, WireFormat
 
 FAST_VERSIONS = [10, 11, 12]
@@ -304,3 +304,72 @@ def test_cache_eviction_same_bytes_and_values() -> None:
         frames.append(frame)
     stream = b"".join(frames)
     assert [fields(c) for c in dec_fast.feed(stream)] == [fields(c) for c in dec_slow.feed(stream)]
+
+
+@pytest.mark.parametrize("name", MESSAGE_NAMES)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_dispatch_of_decoded_messages_matches_generic(name: str, data: st.DataObject) -> None:
+    """Messages read by the shape-compiled readers are dispatched by the writer compiled for
+    their layout: the same bytes as the generic writer for the equivalent MessageDispatch."""
+    version = data.draw(st.sampled_from(FAST_VERSIONS))
+    wf = fast_format(version)
+    cls = spec.CLASSES[name]
+    shapes._SHAPES.clear()
+    shapes._budget[1] = -1000  # compile every shape of this example
+    sent = data.draw(st.lists(structures(name, version, False), max_size=2))
+    sent += [jms_message(cls, seq=i, **data.draw(EXTRAS)) for i in range(1, 5)]
+    client, _ = parsers(wf)
+    broker_in, _ = parsers(wf)
+    decoded = broker_in.feed(b"".join(client.encode(m) for m in sent))
+    assert any(getattr(m, "_wshape", None) is not None for m in decoded)
+    fast, slow = parsers(wf)
+    cid = spec.ConsumerId(connection_id="ID:c", session_id=1, value=1)
+    for m in decoded:
+        dest = data.draw(st.sampled_from([QUEUE, spec.ActiveMQTopic(physical_name="t.1"), m.destination]))
+        user = data.draw(st.sampled_from([None, "bench", m.user_id, "é"]))
+        count = data.draw(st.sampled_from([0, 1, 70000]))
+        in_time = data.draw(st.sampled_from([0, 5, 1_764_000_000_123, -1]))
+        out = cls(**dict(m.items()))
+        out.command_id, out.response_required, out.transaction_id = 0, False, None
+        out.destination, out.user_id, out.redelivery_counter, out.broker_in_time = dest, user, count, in_time
+        expect = slow.encode(
+            spec.MessageDispatch(consumer_id=cid, destination=dest, message=out, redelivery_counter=count)
+        )
+        assert fastpath.dispatch_frame(fast, cid, m, count, dest, user, in_time) == expect
+
+
+EXTRAS = st.fixed_dictionaries(
+    {},
+    optional={
+        "text_view": st.none(),
+        "correlation_id": STRINGS,
+        "type": STRINGS,
+        "expiration": LONGS,
+        "timestamp": LONGS,
+        "user_id": STRINGS,
+        "marshalled_properties": st.none() | st.just(props.encode_map({"k": 1})),
+        "persistent": st.booleans(),
+        "priority": st.integers(0, 9),
+    },
+).map(lambda d: {k: v for k, v in d.items() if k != "text_view"})
+
+
+def test_non_canonical_long_falls_back_to_the_general_writer() -> None:
+    """A producer that sends a small long in 8 bytes: the dispatch still has the canonical form."""
+    wf = fast_format()
+    client, _ = parsers(wf)
+    m = jms_message(timestamp=1_764_000_000_000)
+    client.encode(m)  # cache entries
+    frame = bytearray(client.encode(m))
+    broker_in, _ = parsers(wf)
+    broker_in.feed(bytes(client.encode(m))[:0])
+    fast, slow = parsers(wf)
+    (d,) = OpenWireParser(wf, negotiated=True).feed(OpenWireParser(wf, negotiated=True).encode(m))
+    cid = spec.ConsumerId(connection_id="ID:c", session_id=1, value=1)
+    d.timestamp = 7  # not what the layout said (8 bytes): the shape writer must refuse it
+    out = spec.ActiveMQBytesMessage(**dict(d.items()))
+    out.command_id, out.response_required = 0, False
+    expect = slow.encode(spec.MessageDispatch(consumer_id=cid, destination=QUEUE, message=out))
+    assert fastpath.dispatch_frame(fast, cid, d, 0, QUEUE, None, 0) == expect
+    assert frame  # the client stream itself is untouched

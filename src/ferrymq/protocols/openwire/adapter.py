@@ -11,7 +11,6 @@ ConnectionError (and a close, for bad bytes and commands a client must not send)
 from __future__ import annotations
 
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +25,6 @@ from ferrymq.core import (
     ClientConnection,
     ClientSession,
     Completion,
-    Condition,
     CoreError,
     Credentials,
     Delivery,
@@ -42,6 +40,10 @@ from ferrymq.protocols.base import AdapterContext, ProtocolAdapter
 
 from . import codec, fastpath, mapping, spec
 from .spec import DataStructure, OpenWireCodecError, ThrowableInfo
+from .support import ProtocolViolation as _ProtocolViolation
+from .support import TxRolledBack as _TxRolledBack
+from .support import registry as _registry
+from .support import throwable as _throwable
 
 # MessageAck types
 DELIVERED_ACK, POISON_ACK, STANDARD_ACK, REDELIVERED_ACK = 0, 1, 2, 3
@@ -61,61 +63,6 @@ PENDING_HIGH = 2000
 PENDING_LOW = 500
 #: a peer is declared dead after its inactivity duration times this
 INACTIVITY_GRACE = 1.5
-
-_EXCEPTIONS = {
-    Condition.NOT_FOUND: "javax.jms.InvalidDestinationException",
-    Condition.UNAUTHORIZED: "java.lang.SecurityException",
-    Condition.RESOURCE_LIMIT: "javax.jms.ResourceAllocationException",
-    Condition.INVALID: "javax.jms.JMSException",
-    Condition.CLIENT_ID_IN_USE: "javax.jms.InvalidClientIDException",
-    Condition.ILLEGAL_STATE: "javax.jms.IllegalStateException",
-    Condition.INTERNAL: "javax.jms.JMSException",
-}
-
-
-class _ProtocolViolation(Exception):
-    """A well-formed command a client may not send here (answered, then the connection closes
-    unless the command asked for a response)."""
-
-
-def _throwable(err: BaseException) -> ThrowableInfo:
-    if isinstance(err, CoreError):
-        cls = _EXCEPTIONS.get(err.condition, "javax.jms.JMSException")
-        if type(err).__name__ == "InvalidSelector":
-            cls = "javax.jms.InvalidSelectorException"
-        return ThrowableInfo(cls, err.message)
-    if isinstance(err, _TxRolledBack):
-        return ThrowableInfo("javax.jms.TransactionRolledBackException", str(err))
-    if isinstance(err, OpenWireCodecError):
-        return ThrowableInfo("java.io.IOException", err.message)
-    return ThrowableInfo("javax.jms.JMSException", str(err) or type(err).__name__)
-
-
-class _TxRolledBack(Exception):
-    pass
-
-
-# -- temporary destination advisories, shared by the OpenWire connections of one broker -------
-class _TempRegistry:
-    """Which OpenWire connections watch the temp-destination advisory topics."""
-
-    def __init__(self) -> None:
-        self.watchers: dict[OpenWireConsumer, None] = {}
-        self.seq = 0
-
-    def announce(self, connection_id: str, dest: DestinationName, op: int) -> None:
-        for w in list(self.watchers):
-            w.adapter._advise(w, connection_id, dest, op)
-
-
-_registries: weakref.WeakKeyDictionary[Any, _TempRegistry] = weakref.WeakKeyDictionary()
-
-
-def _registry(broker: Any) -> _TempRegistry:
-    r = _registries.get(broker)
-    if r is None:
-        r = _registries[broker] = _TempRegistry()
-    return r
 
 
 # -- consumers ----------------------------------------------------------------------------------
@@ -868,25 +815,24 @@ class OpenWireAdapter(ProtocolAdapter):
             # the producer's own command, sent on with the broker's per-delivery values
             # (what mapping.from_core and for_delivery would set), encoded without copies
             self._pending_add(cons, native.message_id, d)
-            try:
-                frame = fastpath.dispatch_frame(
-                    self.parser,
-                    cons.consumer_id,
-                    native,
-                    d.delivery_count,
-                    mapping.dest_struct(msg.destination),
-                    msg.user_id,
-                    int(msg.broker_in_time) if msg.broker_in_time else 0,
-                )
-            except OpenWireCodecError as e:
-                self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
-                return
-            self._out.append(frame)
-            self.ctx.request_flush()
+            in_time = int(msg.broker_in_time) if msg.broker_in_time else 0
+            dest = mapping.dest_struct(msg.destination)
+            self._fast_dispatch(cons, native, d.delivery_count, dest, msg.user_id, in_time)
             return
         base = mapping.from_core(msg)
         self._pending_add(cons, base.message_id, d)
         self._dispatch(cons, base, d.delivery_count)
+
+    def _fast_dispatch(
+        self, cons: OpenWireConsumer, m: DataStructure, count: int, dest: Any, user_id: Any, in_time: int
+    ) -> None:
+        try:
+            frame = fastpath.dispatch_frame(self.parser, cons.consumer_id, m, count, dest, user_id, in_time)
+        except OpenWireCodecError as e:
+            self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
+            return
+        self._out.append(frame)
+        self.ctx.request_flush()
 
     def _pending_add(self, cons: OpenWireConsumer, mid: Any, d: Delivery) -> None:
         pending = cons.pending
@@ -902,21 +848,7 @@ class OpenWireAdapter(ProtocolAdapter):
 
     def _dispatch(self, cons: OpenWireConsumer, base: DataStructure, count: int) -> None:
         if type(base) in _FAST_MESSAGE_TYPES and self.parser.fast_write and self._state != "closing":
-            try:
-                frame = fastpath.dispatch_frame(
-                    self.parser,
-                    cons.consumer_id,
-                    base,
-                    count,
-                    base.destination,
-                    base.user_id,
-                    base.broker_in_time,
-                )
-            except OpenWireCodecError as e:
-                self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
-                return
-            self._out.append(frame)
-            self.ctx.request_flush()
+            self._fast_dispatch(cons, base, count, base.destination, base.user_id, base.broker_in_time)
             return
         msg = mapping.for_delivery(base, count)
         self._send(

@@ -891,6 +891,9 @@ def _build_classes() -> None:
             "__doc__": spec.doc or f"OpenWire {spec.name} (type {spec.code}).",
             "__module__": __name__,
         }
+        if spec.name == "Message":
+            # set by the shape-compiled reader (.shapes): the writer for the layout it read
+            ns["__slots__"] += ("_wshape",)
         if spec.name in _KEY_CACHED:
             ns["__slots__"] += ("_kc", "_hc")
             ns["_key"] = _cached_key

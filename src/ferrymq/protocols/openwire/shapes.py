@@ -1,0 +1,426 @@
+"""Shape-specialised readers for the hot OpenWire commands (tight encoding, marshal cache on).
+
+In tight encoding every boolean of a command (null flags, the ASCII flag of strings, the
+size class of longs, cache hit or miss) comes first, in the boolean stream. Given the bytes
+of that stream, the whole layout of the command is known: which fields are null, zero or
+false, how many bytes each long takes, where each fixed-size field sits up to the next
+variable-length one. A JMS producer sends a handful of such *shapes* over and over.
+
+:func:`reader` compiles, once per (type, version, boolean stream), a straight-line reader for
+that shape: constants for the booleans, nulls and zero longs, ``unpack_from`` at constant
+offsets for the rest, no bit arithmetic at run time. Only shapes whose structures are all
+cache hits and whose only nested structure is a MessageId are compiled; any other shape
+(and any new one beyond :data:`MAX_COMPILES_PER_SECOND`) gets :data:`NO_SHAPE` and the
+caller reads the frame its usual way; past :data:`MAX_SHAPES` the compiled ones are dropped. A compiled reader raises (anything) when the bytes do not fit the
+frame, and the caller then leaves the frame to the generic reader, which reports the precise
+error; for bytes that fit, it builds exactly the object the generic reader builds.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import Any
+
+from . import spec
+from .props import decode_mutf8, encode_mutf8
+from .spec import DataStructure, Kind
+
+__all__ = ["reader", "NO_SHAPE", "MAX_SHAPES", "ShapeMiss", "WriterSlot"]
+
+#: compiled shapes kept per process (all are dropped when one more is needed)
+MAX_SHAPES = 256
+#: compilations per second at most (a peer inventing shapes costs at most this many ~ms)
+MAX_COMPILES_PER_SECOND = 50
+NO_SHAPE: Any = object()
+
+_SHAPES: dict[tuple[int, int, bytes], Any] = {}
+_budget = [0.0, 0]  # window start (monotonic seconds), compilations in that window
+
+
+class ShapeMiss(Exception):
+    """The frame's bytes do not fit its shape (the generic reader decides)."""
+
+
+class _NotCompiled(Exception):
+    pass
+
+
+def reader(cls: type[DataStructure], version: int, raw: bytes) -> Any:
+    """The compiled reader ``read(data, pos, end, cache)`` for ``cls`` frames whose boolean
+    stream is ``raw`` (``pos`` just after the stream), or :data:`NO_SHAPE`."""
+    key = (cls.type_code, version, raw)
+    got = _SHAPES.get(key)
+    if got is None:
+        now = time.monotonic()
+        if now - _budget[0] >= 1.0:
+            _budget[0], _budget[1] = now, 0
+        if _budget[1] >= MAX_COMPILES_PER_SECOND:
+            return NO_SHAPE  # not remembered: compiled once the budget allows
+        _budget[1] += 1
+        if len(_SHAPES) >= MAX_SHAPES:
+            _SHAPES.clear()
+        try:
+            got = _compile(cls, version, raw)
+        except _NotCompiled:
+            got = NO_SHAPE
+        _SHAPES[key] = got
+    return got
+
+
+class _Source:
+    """The generated function's lines and the symbolic read position."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.bits = int.from_bytes(raw, "little")
+        self.nbits = len(raw) * 8
+        self.bp = 0
+        self.off = 0  # bytes past the run-time ``pos`` already accounted for
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "_new": object.__new__,
+            "_set": object.__setattr__,
+            "_i16": struct.Struct(">h").unpack_from,
+            "_u16": struct.Struct(">H").unpack_from,
+            "_i32": struct.Struct(">i").unpack_from,
+            "_u32": struct.Struct(">I").unpack_from,
+            "_i64": struct.Struct(">q").unpack_from,
+            "_mutf8": decode_mutf8,
+            "_Miss": ShapeMiss,
+        }
+
+    def bit(self) -> bool:
+        if self.bp >= self.nbits:
+            raise _NotCompiled  # the generic reader reports the exhausted stream
+        b = self.bits >> self.bp & 1
+        self.bp += 1
+        return b == 1
+
+    def name(self, prefix: str, value: Any) -> str:
+        n = f"{prefix}{len(self.ns)}"
+        self.ns[n] = value
+        return n
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+    def value(self, f: spec.FieldSpec, depth: int) -> str:
+        """Source that leaves field ``f``'s value in ``v`` (or a constant expression)."""
+        kind = f.kind
+        off = self.off
+        if kind is Kind.BOOLEAN:
+            return "True" if self.bit() else "False"
+        if kind is Kind.BYTE:
+            self.emit(f"v = data[pos + {off}]")
+            self.off += 1
+            return "(v - 256 if v > 127 else v)"
+        if kind is Kind.INT:
+            self.emit(f"(v,) = _i32(data, pos + {off})")
+            self.off += 4
+            return "v"
+        if kind is Kind.LONG:
+            b0, b1 = self.bit(), self.bit()
+            if not b0 and not b1:
+                return "0"
+            fn, size = ("_i64", 8) if b0 and b1 else ("_u32", 4) if b0 else ("_u16", 2)
+            self.emit(f"(v,) = {fn}(data, pos + {off})")
+            self.off += size
+            return "v"
+        if kind is Kind.STRING:
+            if not self.bit():
+                return "None"
+            if self.bit():
+                self.emit(f"p = pos + {off}")
+                self.emit("(n,) = _i16(data, p)")
+                self.emit("if n < 0: raise _Miss")
+                self.emit("pos = p + 2 + n")
+                self.emit("v = data[p + 2 : pos].decode('latin-1')")
+            else:
+                self.emit(f"p = pos + {off}")
+                self.emit("(n,) = _u16(data, p)")
+                self.emit("pos = p + 2 + n")
+                self.emit("v = _mutf8(data[p + 2 : pos])")
+            self.off = 0
+            return "v"
+        if kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
+            if not self.bit():
+                return "None"
+            self.emit(f"p = pos + {off}")
+            self.emit("(n,) = _i32(data, p)")
+            self.emit("if n < 0: raise _Miss")
+            self.emit("pos = p + 4 + n")
+            self.emit("v = data[p + 4 : pos]")
+            self.off = 0
+            return "v"
+        if kind is Kind.CACHED:
+            if self.bit():
+                raise _NotCompiled  # the value is on the wire: read it the usual way
+            self.emit(f"(v,) = _i16(data, pos + {off})")
+            self.emit("if v < 0: raise _Miss")
+            self.emit("v = cache[v]")
+            self.off += 2
+            if f.ref is not None:
+                ref = self.name("_R", spec.CLASSES[f.ref])
+                self.emit(f"if v is not None and not isinstance(v, {ref}): raise _Miss")
+            return "v"
+        if kind is Kind.NESTED or kind is Kind.OBJECT_ARRAY or kind is Kind.THROWABLE:
+            if not self.bit():
+                return "None"
+            if kind is Kind.NESTED and f.ref == "MessageId":
+                return self.message_id(depth)
+            raise _NotCompiled
+        raise _NotCompiled  # kinds the hot commands do not have
+
+    def message_id(self, depth: int) -> str:
+        """A nested MessageId (its presence bit read): built into ``m``."""
+        cls = spec.MessageId
+        self.emit(f"if data[pos + {self.off}] != {cls.type_code}: raise _Miss")
+        self.off += 1
+        var = f"m{depth}"
+        self.emit(f"{var} = _new({self.name('_C', cls)})")
+        wire = set()
+        for f in spec.fields_for(cls.type_code, self.version):
+            expr = self.value(f, depth + 1)
+            self.emit(f"{var}_{f.name} = {expr}")
+            self.emit(f"_set({var}, {f.name!r}, {var}_{f.name})")
+            wire.add(f.name)
+        for name, default in cls._init_defaults:
+            if name not in wire:
+                self.emit(f"{var}_{name} = {self.name('_D', default)}")
+                self.emit(f"_set({var}, {name!r}, {var}_{name})")
+        # the key DataStructure._key gives, with the producer id's own key in its place
+        p = f"{var}_producer_id"
+        self.emit(f"pk = None if {p} is None else ({p}._kc or {p}._key())")
+        values = ", ".join("pk" if n == p else n for n in (f"{var}_{name}" for name, _ in cls._init_defaults))
+        self.emit(f"_set({var}, '_kc', ({cls.type_code}, {values}))")
+        self.emit(f"_set({var}, '_hc', None)")
+        return var
+
+    version = spec.MAX_VERSION
+
+
+def _compile(cls: type[DataStructure], version: int, raw: bytes) -> Any:
+    src = _Source(raw)
+    src.version = version
+    fields = spec.fields_for(cls.type_code, version)
+    if cls._key_cached or cls.__setattr__ is not object.__setattr__:  # pragma: no cover
+        raise _NotCompiled  # the hot commands have plain slots
+    c = src.name("_C", cls)
+    src.emit(f"o = _new({c})")
+    wire = {f.name for f in fields}
+    for name, default in cls._init_defaults:
+        if name not in wire:
+            src.emit(f"o.{name} = {src.name('_D', default)}")
+    for f in fields:
+        if not f.name.isidentifier():  # pragma: no cover - the table uses identifiers
+            raise _NotCompiled
+        expr = src.value(f, 0)
+        src.emit(f"o.{f.name} = {expr}")
+    src.emit(f"if pos + {src.off} != end: raise _Miss")
+    if issubclass(cls, spec.Message):
+        src.emit(f"o._wshape = {src.name('_W', WriterSlot(cls, version, raw))}")
+    src.emit("return o")
+    text = "def read(data, pos, end, cache):\n" + "\n".join(src.lines)
+    exec(text, src.ns)  # noqa: S102 - source built only from the spec table and one bit pattern
+    return src.ns["read"]
+
+
+# -- writers for the layout a reader saw ------------------------------------------------------
+
+
+class WriterSlot:
+    """The dispatch writer of one message shape, compiled the first time it is needed.
+
+    ``write(m, buf, bb, bn, index, destination, user_id, redelivery_counter, broker_in_time)``
+    appends the fields of message ``m`` as the generic writer would (command id 0, no response
+    wanted, no transaction, the given per-delivery values) and returns ``(bb, bn)``, or
+    ``None`` with nothing written to the cache when it cannot (a cache lookup misses, a value
+    whose canonical encoding is not the one the shape had): the caller then truncates ``buf``
+    and uses the general writer. It relies on ``m`` being what the reader built (a decoded
+    command is never modified in place: the broker copies it to change it)."""
+
+    __slots__ = ("cls", "version", "raw", "_write")
+
+    def __init__(self, cls: type[DataStructure], version: int, raw: bytes) -> None:
+        self.cls, self.version, self.raw = cls, version, raw
+        self._write: Any = None
+
+    @property
+    def write(self) -> Any:
+        w = self._write
+        if w is None:
+            w = self._write = _compile_writer(self.cls, self.version, self.raw)
+        return w
+
+
+class _WSource:
+    """Source of a shape writer: constant booleans are folded into runs."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.bits = int.from_bytes(raw, "little")
+        self.bp = 0
+        self.run_bits = 0
+        self.run_n = 0
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "_p8": struct.Struct(">b").pack,
+            "_p16": struct.Struct(">h").pack,
+            "_pu16": struct.Struct(">H").pack,
+            "_p32": struct.Struct(">i").pack,
+            "_pu32": struct.Struct(">I").pack,
+            "_p64": struct.Struct(">q").pack,
+            "_mutf8": encode_mutf8,
+            "_M64": 0xFFFF_FFFF_FFFF_FFFF,
+        }
+
+    def inbit(self) -> int:
+        b = self.bits >> self.bp & 1
+        self.bp += 1
+        return b
+
+    def const(self, b: int) -> None:
+        self.run_bits |= b << self.run_n
+        self.run_n += 1
+
+    def flush(self) -> None:
+        if self.run_n:
+            if self.run_bits:
+                self.emit(f"bb |= {self.run_bits} << bn")
+            self.emit(f"bn += {self.run_n}")
+        self.run_bits = 0
+        self.run_n = 0
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+    def long(self, expr: str) -> None:
+        """A long whose size class may differ from the shape's: written in full."""
+        self.flush()
+        self.emit(f"v = {expr}")
+        self.emit("if type(v) is not int or not -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF: return None")
+        self.emit("u = v & _M64")
+        self.emit("if u == 0: bn += 2")
+        self.emit("elif u <= 0xFFFF: bb |= 2 << bn; bn += 2; buf += _pu16(u)")
+        self.emit("elif u <= 0xFFFFFFFF: bb |= 1 << bn; bn += 2; buf += _pu32(u)")
+        self.emit("else: bb |= 3 << bn; bn += 2; buf += _p64(v)")
+
+    def string(self, expr: str) -> None:
+        """A string whose null-ness may differ from the shape's: written in full (ASCII or
+        the general writer)."""
+        self.flush()
+        self.emit(f"v = {expr}")
+        self.emit("if v is None: bn += 1")
+        self.emit("elif type(v) is str and v.isascii() and '\\x00' not in v and len(v) < 0x7FFF:")
+        self.emit("    bb |= 3 << bn; bn += 2; buf += _pu16(len(v)); buf += v.encode('ascii')")
+        self.emit("else: return None")
+
+    def field(self, f: spec.FieldSpec, obj: str) -> None:
+        kind = f.kind
+        name = f.name
+        ref = f"{obj}.{name}"
+        top = obj == "m"
+        if top and name == "command_id":
+            self.emit("buf += b'\\x00\\x00\\x00\\x00'")
+        elif top and name == "response_required":
+            self.inbit()
+            self.const(0)
+        elif kind is Kind.BOOLEAN:
+            self.const(self.inbit())
+        elif kind is Kind.BYTE:
+            self.emit(f"buf += _p8({ref})")
+        elif kind is Kind.INT:
+            self.emit(f"buf += _p32({'redelivery_counter' if top and name == 'redelivery_counter' else ref})")
+        elif kind is Kind.LONG:
+            b0, b1 = self.inbit(), self.inbit()
+            if top and name == "broker_in_time":
+                self.long("broker_in_time")
+                return
+            self.const(b0)
+            self.const(b1)
+            if b0 and b1:  # canonical only when it does not fit 32 unsigned bits
+                self.emit(f"v = {ref}")
+                self.emit("if 0 <= v <= 0xFFFFFFFF: return None")
+                self.emit("buf += _p64(v)")
+            elif b0:
+                self.emit(f"v = {ref}")
+                self.emit("if not 0xFFFF < v <= 0xFFFFFFFF: return None")
+                self.emit("buf += _pu32(v)")
+            elif b1:
+                self.emit(f"v = {ref}")
+                self.emit("if not 0 < v <= 0xFFFF: return None")
+                self.emit("buf += _pu16(v)")
+            else:
+                self.emit(f"if {ref} != 0: return None")
+        elif kind is Kind.STRING:
+            present = self.inbit()
+            ascii_ = self.inbit() if present else 0
+            if top and name == "user_id":
+                self.string("user_id")
+                return
+            if not present:
+                self.const(0)
+                return
+            self.emit(f"v = {ref}")
+            if ascii_:
+                self.const(1)
+                self.const(1)
+                self.emit("if not v.isascii() or '\\x00' in v or len(v) >= 0x7FFF: return None")
+                self.emit("buf += _pu16(len(v)); buf += v.encode('ascii')")
+            else:
+                self.const(1)
+                self.const(0)
+                self.emit("if v.isascii() and '\\x00' not in v: return None")
+                self.emit("e = _mutf8(v)")
+                self.emit("if len(e) > 0xFFFF: return None")
+                self.emit("buf += _pu16(len(e)); buf += e")
+        elif kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
+            present = self.inbit()
+            self.const(present)
+            if present:
+                self.emit(f"v = {ref}")
+                self.emit("buf += _p32(len(v)); buf += v")
+        elif kind is Kind.CACHED:
+            if self.inbit():
+                raise _NotCompiled  # pragma: no cover - readers compile all-hit shapes only
+            self.const(0)
+            if top and name == "destination":
+                expr = "destination"
+            elif top and name == "transaction_id":
+                expr = "None"
+            else:
+                expr = ref
+            self.emit(f"v = {expr}")
+            self.emit("slot = index.get(None if v is None else v._key())")
+            self.emit("if slot is None: return None")
+            self.emit("buf += _p16(slot)")
+        elif kind is Kind.NESTED and f.ref == "MessageId":
+            present = self.inbit()
+            self.const(present)
+            if present:
+                self.emit(f"mm = {ref}")
+                self.emit(f"buf.append({spec.MESSAGE_ID})")
+                for g in spec.fields_for(spec.MESSAGE_ID, self.version):
+                    self.field(g, "mm")
+        elif kind in (Kind.NESTED, Kind.OBJECT_ARRAY, Kind.THROWABLE):
+            if self.inbit():
+                raise _NotCompiled  # pragma: no cover - readers compile such shapes never
+            self.const(0)
+        else:  # pragma: no cover - kinds the messages do not have
+            raise _NotCompiled
+
+    version = spec.MAX_VERSION
+
+
+def _compile_writer(cls: type[DataStructure], version: int, raw: bytes) -> Any:
+    src = _WSource(raw)
+    src.version = version
+    for f in spec.fields_for(cls.type_code, version):
+        src.field(f, "m")
+    src.flush()
+    src.emit("return bb, bn")
+    text = (
+        "def write(m, buf, bb, bn, index, destination, user_id, redelivery_counter, broker_in_time):\n"
+        + "\n".join(src.lines)
+    )
+    exec(text, src.ns)  # noqa: S102 - source built only from the spec table and one bit pattern
+    return src.ns["write"]
