@@ -32,7 +32,7 @@ from ferrymq.core import (
 )
 from ferrymq.protocols.base import AdapterContext, ProtocolAdapter
 from ferrymq.protocols.stomp.frames import HEARTBEAT, Frame, FrameParser, StompCodecError, encode_frame
-from ferrymq.protocols.stomp.mapping import encode_message_part, parse_destination, to_core
+from ferrymq.protocols.stomp.mapping import SendTemplate, encode_message_part, parse_destination, to_core
 
 SUPPORTED = ("1.0", "1.1", "1.2")
 ACK_MODES = {"auto": AUTO, "client": CLIENT, "client-individual": CLIENT}
@@ -116,6 +116,7 @@ class StompAdapter(ProtocolAdapter):
         self._acks: dict[str, tuple[StompSubscription, int]] = {}
         self._temp: dict[tuple[str, str], DestinationName] = {}
         self._dest_cache: dict[str, DestinationName] = {}
+        self._send_template: SendTemplate | None = None  # of the last SEND's headers
         now = time.monotonic()
         self._last_recv = now
         self._last_send = now
@@ -359,9 +360,12 @@ class StompAdapter(ProtocolAdapter):
         reply_to = self._dest(h["reply-to"]) if h.get("reply-to") else None
         tx = self._tx(frame)
         targets = [self._dest(d.strip()) for d in dest_text.split(",")] if "," in dest_text else [self._dest(dest_text)]
+        tpl = self._send_template
+        if tpl is None or tpl.headers is not h:
+            tpl = self._send_template = SendTemplate(h)
         completions = []
         for dest in targets:  # a comma-separated destination is composite: one copy each
-            msg = to_core(h, frame.body, dest, reply_to)
+            msg = to_core(h, frame.body, dest, reply_to, tpl)
             msg.producer_key = self.conn
             completions.append(self.session.send(msg, tx))
         c = completions[0] if len(completions) == 1 else Completion.all(completions)

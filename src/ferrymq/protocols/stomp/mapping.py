@@ -83,34 +83,54 @@ def _int(headers: dict[str, str], name: str, default: int, lo: int | None = None
     return n
 
 
+class SendTemplate:
+    """What a SEND's headers alone decide about its message, worked out once per header
+    dict (a connection repeating the same headers reuses it; see FrameParser's head cache)."""
+
+    __slots__ = ("headers", "as_bytes", "props", "persistent", "priority", "expiration",
+                 "correlation_id", "type", "group_id", "group_seq", "content_type")
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+        msg_type = headers.get("amq-msg-type")
+        #: True: the body is bytes; False: text when it decodes as UTF-8
+        self.as_bytes = msg_type == "bytes" or (msg_type != "text" and "content-length" in headers)
+        self.props: dict[str, Any] = {k: v for k, v in headers.items()
+                                      if k not in FRAME_HEADERS and not k.startswith("activemq.")}
+        get = headers.get
+        p = get("persistent")
+        self.persistent = p == "true" or (p is not None and p.lower() == "true")
+        self.priority = _int(headers, "priority", 4, 0, 9) if "priority" in headers else 4
+        self.expiration = _int(headers, "expires", 0, 0) if "expires" in headers else 0
+        self.correlation_id = get("correlation-id")
+        self.type = get("type")
+        self.group_id = get("JMSXGroupID")
+        self.group_seq = _int(headers, "JMSXGroupSeq", 0, 0) if "JMSXGroupSeq" in headers else 0
+        self.content_type = get("content-type")
+
+
 def to_core(headers: dict[str, str], body: bytes, dest: DestinationName,
-            reply_to: DestinationName | None) -> Message:
-    msg_type = headers.get("amq-msg-type")
+            reply_to: DestinationName | None, template: SendTemplate | None = None) -> Message:
+    """The core message of a SEND. ``template`` (made from these very headers) saves the
+    header work when a connection sends many messages with the same headers."""
+    t = template if template is not None else SendTemplate(headers)
     value: str | bytes
-    if msg_type == "bytes" or (msg_type != "text" and "content-length" in headers):
+    if t.as_bytes:
         kind, value = BYTES, body
     else:
         try:
             kind, value = TEXT, body.decode("utf-8")
         except UnicodeDecodeError:
             kind, value = BYTES, body
-    props: dict[str, Any] = {k: v for k, v in headers.items()
-                             if k not in FRAME_HEADERS and not k.startswith("activemq.")}
-    get = headers.get
-    p = get("persistent")
-    persistent = p == "true" or (p is not None and p.lower() == "true")
-    m = quick_message(dest, value, kind, props, persistent, "stomp", len(value))
-    if "priority" in headers:
-        m.priority = _int(headers, "priority", 4, 0, 9)
-    if "expires" in headers:
-        m.expiration = _int(headers, "expires", 0, 0)
-    m.correlation_id = get("correlation-id")
+    m = quick_message(dest, value, kind, dict(t.props) if t.props else {}, t.persistent, "stomp", len(value))
+    m.priority = t.priority
+    m.expiration = t.expiration
+    m.correlation_id = t.correlation_id
     m.reply_to = reply_to
-    m.type = get("type")
-    m.group_id = get("JMSXGroupID")
-    if "JMSXGroupSeq" in headers:
-        m.group_seq = _int(headers, "JMSXGroupSeq", 0, 0)
-    m.content_type = get("content-type")
+    m.type = t.type
+    m.group_id = t.group_id
+    m.group_seq = t.group_seq
+    m.content_type = t.content_type
     return m
 
 
@@ -126,12 +146,22 @@ def _prop_str(v: Any) -> str:
     return str(v)
 
 
+#: "destination:<escaped name>\nmessage-id:" per (destination, STOMP version); bounded
+_DEST_LINES: dict[tuple[DestinationName, str], str] = {}
+
+
 def encode_message_part(msg: Message, version: str, escape: Any) -> bytes:
     """The shared part of every MESSAGE frame for ``msg``: message headers, the blank line,
     the body and the NUL. Cached per message and version; per-delivery headers
     (subscription, ack, redelivered) are written in front of it by the adapter."""
     # the numeric headers never need escaping
-    head = (f"destination:{escape(name_from_core(msg.destination))}\nmessage-id:{escape(msg.message_id)}\n"
+    key = (msg.destination, version)
+    dest_line = _DEST_LINES.get(key)
+    if dest_line is None:
+        if len(_DEST_LINES) >= 4096:
+            _DEST_LINES.clear()
+        dest_line = _DEST_LINES[key] = f"destination:{escape(name_from_core(msg.destination))}\nmessage-id:"
+    head = (f"{dest_line}{escape(msg.message_id)}\n"
             f"timestamp:{msg.timestamp}\nexpires:{msg.expiration}\npriority:{msg.priority}\n")
     h: list[tuple[str, str]] = []
     if msg.persistent:
@@ -174,6 +204,9 @@ def encode_message_part(msg: Message, version: str, escape: Any) -> bytes:
     else:  # object messages travel as opaque bytes
         data = bytes(body) if isinstance(body, bytes | bytearray) else str(body).encode()
         need_length = True
+    if not h:  # the common case: only the content-length, which needs no escaping
+        tail = f"content-length:{len(data)}\n\n" if need_length else "\n"
+        return (head + tail).encode("utf-8") + data + b"\x00"
     if need_length:
         h.append(("content-length", str(len(data))))
     parts = [head]
