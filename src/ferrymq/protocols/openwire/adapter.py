@@ -714,6 +714,23 @@ class OpenWireAdapter(ProtocolAdapter):
             return  # acks for a closed, advisory or browsing consumer: nothing to settle
         ack = cmd.ack_type
         last = cmd.last_message_id
+        if ack in (STANDARD_ACK, INDIVIDUAL_ACK) and cmd.transaction_id is None and last is not None:
+            first = cmd.first_message_id
+            if ack == INDIVIDUAL_ACK or (
+                cmd.message_count == 1 and (first is None or first is last or _same_id(first, last))
+            ):
+                # one message settled outside a transaction (the JMS client's auto-ack): what
+                # the general path below does for it, with one lookup
+                st = cons.pending.pop(last, None)
+                if st is None:
+                    return
+                sub, tag = st
+                sub.session.settle(sub, [tag], ACCEPTED, None)
+                if cons.extension:
+                    cons.extension -= 1
+                self._refresh_credit(cons)
+                self._respond(cmd)
+                return
         if ack == DELIVERED_ACK:
             self._delivered(cons, last)
             return
@@ -986,6 +1003,14 @@ class OpenWireAdapter(ProtocolAdapter):
 
 
 _MESSAGE_TYPES = frozenset(mapping.MESSAGE_TYPES)
+
+
+def _same_id(a: DataStructure, b: DataStructure) -> bool:
+    """``a == b`` for two MessageIds, comparing the keys the fast readers already made."""
+    ka = getattr(a, "_kc", None)
+    return (ka is not None and ka == getattr(b, "_kc", None)) or a == b
+
+
 _FAST_MESSAGE_TYPES = frozenset(fastpath.MESSAGE_CLASSES)
 
 __all__ = ["OpenWireAdapter", "OpenWireConsumer", "NotFound"]

@@ -88,17 +88,19 @@ _I64 = struct.Struct(">q")
 class _MarshalCache:
     """Outbound cache: value key -> slot, evicting oldest first (ActiveMQ's scheme)."""
 
-    __slots__ = ("slots", "index", "next_index", "next_evict")
+    __slots__ = ("slots", "index", "next_index", "next_evict", "limit")
 
     def __init__(self, size: int) -> None:
         self.slots: list[Any] = [_EMPTY] * size
         self.index: dict[Any, int] = {}
         self.next_index = 0
         self.next_evict = 0
+        #: entries kept before :meth:`sweep` evicts
+        self.limit = max(size - _CACHE_FREE_SPACE, 0)
 
     def sweep(self) -> None:
         """Before each command, free slots until ``_CACHE_FREE_SPACE`` are left."""
-        limit = max(len(self.slots) - _CACHE_FREE_SPACE, 0)
+        limit = self.limit
         while len(self.index) > limit:
             self._drop(self.next_evict)
             self.next_evict = (self.next_evict + 1) % len(self.slots)

@@ -589,7 +589,8 @@ def _frame(wf: WireFormat, code: int, bb: int, bn: int, buf: bytearray) -> bytes
 def _state(parser: OpenWireParser) -> tuple[WireFormat, _MarshalCache]:
     cache = parser._out_cache
     assert cache is not None and parser._fast_write is not None
-    cache.sweep()
+    if len(cache.index) > cache.limit:
+        cache.sweep()
     return parser._wf, cache
 
 
@@ -633,7 +634,8 @@ def dispatch_frame(
     if ws is not None:
         mark = len(buf)
         try:
-            got = ws.write(m, buf, bb, bn, index, destination, user_id, redelivery_counter, broker_in_time)
+            write = ws._write or ws.write
+            got = write(m, buf, bb, bn, index, destination, user_id, redelivery_counter, broker_in_time)
         except Exception:
             got = None
         if got is None:

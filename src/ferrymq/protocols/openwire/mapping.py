@@ -63,6 +63,7 @@ BROKER_PRODUCER = spec.ProducerId(connection_id="ID:ferrymq-broker", session_id=
 _broker_seq = itertools.count(1)
 
 MESSAGE_TYPES = tuple(_BODY_CLASSES.values()) + (spec.ActiveMQBlobMessage,)
+_BYTES_MESSAGE = spec.ActiveMQBytesMessage
 
 
 # -- destinations ----------------------------------------------------------------------------
@@ -164,7 +165,11 @@ def message_size(cmd: DataStructure) -> int:
 def to_core(cmd: DataStructure, dest: DestinationName, reply_to: DestinationName | None) -> Message:
     """A core message for an OpenWire message command (raises OpenWireCodecError for a body or
     property map that does not decode, InvalidRequest for bad names)."""
-    kind, body = _body(cmd)
+    content = cmd.content
+    if type(cmd) is _BYTES_MESSAGE and not cmd.compressed and type(content) is bytes:
+        kind, body = BYTES, content  # what _body gives, without its calls
+    else:
+        kind, body = _body(cmd)
     raw_props = cmd.marshalled_properties
     properties = props.decode_map(raw_props, exact=False) if raw_props else None
     # what Message(...) gives for these fields, without its keyword handling
@@ -172,8 +177,10 @@ def to_core(cmd: DataStructure, dest: DestinationName, reply_to: DestinationName
     mid = message_id_text(cmd.message_id)
     if mid:
         msg.message_id = mid
-    msg.priority = max(0, min(9, int(cmd.priority)))
-    msg.expiration = max(0, int(cmd.expiration))
+    p = cmd.priority
+    msg.priority = p if type(p) is int and 0 <= p <= 9 else max(0, min(9, int(p)))
+    e = cmd.expiration
+    msg.expiration = e if type(e) is int and e >= 0 else max(0, int(e))
     if cmd.timestamp:
         msg.timestamp = int(cmd.timestamp)
     msg.correlation_id = cmd.correlation_id
@@ -183,7 +190,7 @@ def to_core(cmd: DataStructure, dest: DestinationName, reply_to: DestinationName
     msg.group_seq = int(cmd.group_sequence)
     msg.user_id = cmd.user_id
     msg.native = cmd
-    msg.size = message_size(cmd)
+    msg.size = MIN_MESSAGE_SIZE + (len(raw_props) if raw_props else 0) + (len(content) if content else 0)
     msg.encode_cache[NATIVE_KEY] = True
     return msg
 
