@@ -149,10 +149,12 @@ class OpenWireAdapter(ProtocolAdapter):
         self._recv_timeout = 0.0
         self._connect_deadline = now + lim.connect_timeout
         self._pulls: set[OpenWireConsumer] = set()
-        #: per destination structure a producer sends to: its core names (composites split)
-        self._targets: dict[DataStructure, list[DestinationName]] = {}
-        #: per producer id: the id of its session
-        self._session_keys: dict[Any, Any] = {}
+        #: id(destination structure) -> (it, its core names): the structures a producer sends
+        #: to come from the marshal cache, the same object each time (kept alive here)
+        self._targets: dict[int, tuple[Any, list[DestinationName]]] = {}
+        #: id(producer id) -> (it, its session, its ProducerInfo); dropped whenever sessions or
+        #: producers change
+        self._producer_state: dict[int, tuple[Any, Any, Any]] = {}
 
     # -- input -------------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -402,6 +404,7 @@ class OpenWireAdapter(ProtocolAdapter):
     # -- sessions, producers ------------------------------------------------------------------------
     def on_session_info(self, cmd: DataStructure) -> None:
         assert self.conn is not None
+        self._producer_state.clear()
         key = cmd.session_id
         if key not in self.sessions:
             self.sessions[key] = self.conn.open_session()
@@ -415,6 +418,7 @@ class OpenWireAdapter(ProtocolAdapter):
         return s
 
     def on_producer_info(self, cmd: DataStructure) -> None:
+        self._producer_state.clear()
         if cmd.producer_id in self.producers:
             self._respond(cmd)
             return
@@ -426,6 +430,7 @@ class OpenWireAdapter(ProtocolAdapter):
         self._respond(cmd)
 
     def on_remove_info(self, cmd: DataStructure) -> None:
+        self._producer_state.clear()
         oid = cmd.object_id
         t = type(oid)
         if t is spec.ConsumerId:
@@ -481,25 +486,28 @@ class OpenWireAdapter(ProtocolAdapter):
     def on_message(self, cmd: DataStructure) -> None:
         assert self.conn is not None
         dest = cmd.destination
-        targets = self._targets.get(dest) if dest is not None else None
-        if targets is None:
+        hit = self._targets.get(id(dest))
+        if hit is not None and hit[0] is dest:
+            targets = hit[1]
+        else:
             targets = mapping.split_composite(dest)
             if len(self._targets) >= _NAME_CACHE_LIMIT:
                 self._targets.clear()
-            self._targets[dest] = targets
+            self._targets[id(dest)] = (dest, targets)
         reply_to = mapping.name_to_core(cmd.reply_to) if cmd.reply_to is not None else None
         tx = self._tx(cmd.transaction_id) if cmd.transaction_id is not None else None
+        pid = cmd.producer_id
         if tx is not None:
             session = self.tx_session
+            producer = self.producers.get(pid)
         else:
-            pid = cmd.producer_id
-            key = self._session_keys.get(pid) if pid is not None else None
-            if key is None:
-                key = self._session_of(pid)
-                if len(self._session_keys) >= _NAME_CACHE_LIMIT:
-                    self._session_keys.clear()
-                self._session_keys[pid] = key
-            session = self._session(key)
+            known = self._producer_state.get(id(pid))
+            if known is None or known[0] is not pid:
+                known = (pid, self._session(self._session_of(pid)), self.producers.get(pid))
+                if len(self._producer_state) >= _NAME_CACHE_LIMIT:
+                    self._producer_state.clear()
+                self._producer_state[id(pid)] = known
+            session, producer = known[1], known[2]
         assert session is not None
         populate = getattr(self.broker, "populate_user_id", False)
         completions = []
@@ -520,7 +528,6 @@ class OpenWireAdapter(ProtocolAdapter):
         if cmd.response_required:
             self._after(c, lambda r: self._send_done(cmd, r))
             return
-        producer = self.producers.get(cmd.producer_id)
         if producer is not None and producer.window_size > 0:
             size = mapping.message_size(cmd)
             pid = cmd.producer_id
@@ -825,7 +832,7 @@ class OpenWireAdapter(ProtocolAdapter):
         native = msg.native
         if (
             type(native) in _FAST_MESSAGE_TYPES
-            and self.parser.fast_write
+            and self.parser._fast_write is not None
             and msg.encode_cache.get(mapping.NATIVE_KEY)
             and self._state != "closing"
         ):
@@ -960,6 +967,7 @@ class OpenWireAdapter(ProtocolAdapter):
     def _release(self) -> None:
         """Give everything back to the core: subscriptions, transactions, temp destinations."""
         reg = _registry(self.broker)
+        self._producer_state.clear()
         for cons in self.consumers.values():
             reg.watchers.pop(cons, None)
         self.consumers.clear()
