@@ -688,3 +688,49 @@ def test_nothing_acknowledged_is_lost_after_kill_9(backend: Backend, tmp_path: P
     missing = [x for x in acked if x not in recovered]
     assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {missing[:3]}"
     assert len(recovered) >= len(acked)
+
+
+def test_one_batch_of_interleaved_ops_keeps_every_outcome(backend: Backend) -> None:
+    """The writer groups a batch's ops by kind; what each op meant in submit order stays."""
+
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        moved, shared, kept = msg(b"moved"), msg(b"shared"), msg(b"kept")
+        await wait(store.submit([AddMessage(moved), AddRef(Q1, moved.message_id),
+                                 AddMessage(shared), AddRef(Q1, shared.message_id)]))
+        fresh = [msg(f"m{i}".encode()) for i in range(5)]
+        subs = []
+        for m in fresh:  # one batch: records and references interleaved per message
+            subs.append(store.submit([AddMessage(m), AddRef(Q2, m.message_id)]))
+        # removed from one key, then referenced from another: the message stays
+        subs.append(store.submit([RemoveRef(Q1, moved.message_id)]))
+        subs.append(store.submit([AddRef(D1, moved.message_id)]))
+        # removed (its record goes), then stored again under the same key: it stays, count 3
+        subs.append(store.submit([RemoveRef(Q1, shared.message_id)]))
+        subs.append(store.submit([AddMessage(shared), AddRef(Q1, shared.message_id, 3)]))
+        # a count set, then the reference re-added: the re-add's count wins
+        subs.append(store.submit([AddMessage(kept), AddRef(D1, kept.message_id)]))
+        await wait(Completion.all(subs))
+        await wait(store.submit([SetDeliveryCount(D1, kept.message_id, 7), AddRef(D1, kept.message_id, 1)]))
+        store, rec = await reopen(backend, store)
+        assert ids(rec, Q2) == [m.message_id for m in fresh]  # per-key order kept
+        assert ids(rec, D1) == [moved.message_id, kept.message_id]
+        assert ids(rec, Q1) == [shared.message_id]
+        assert rec.refs[Q1][0].delivery_count == 3
+        assert rec.refs[D1][1].delivery_count == 1
+        await store.close()
+
+    run(body)
+
+
+def test_batch_plan_groups_kinds_between_barriers() -> None:
+    from ferrymq.store.sqlite import _plan
+
+    a, b = msg(b"a"), msg(b"b")
+    ops: list[Any] = [AddMessage(a), AddRef(Q1, a.message_id), AddMessage(b), AddRef(Q1, b.message_id),
+                      RemoveRef(Q2, "old"), None, PutMeta("n", "k", b"v"), AddRef(Q2, "x"),
+                      RemoveRef(Q2, "x"), AddRef(Q2, "x")]
+    plan = [(t.__name__, len(run)) for t, run in _plan(ops)]
+    assert plan == [("AddMessage", 2), ("AddRef", 2), ("RemoveRef", 1), ("PutMeta", 1),
+                    ("AddRef", 1), ("RemoveRef", 1), ("AddRef", 1)]

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ferrymq.core.completion import Completion
 from ferrymq.core.errors import StoreFailure
@@ -94,6 +95,65 @@ def meta_aad(namespace: str, key: str) -> bytes:
 
 def message_aad(message_id: str) -> bytes:
     return b"msg:" + message_id.encode("utf-8")
+
+
+def _plan(ops: list[StoreOp | None]) -> list[tuple[type, list[Any]]]:
+    """The runs ``(op type, ops)`` a batch is written as, one ``executemany`` each.
+
+    Between barriers (``DropKey``, ``PutMeta``, kept in place) the ops are grouped by kind:
+    message records, then references, delivery counts, removals, each kind in submit order
+    (so references of one key keep their order). Adding before removing never deletes a
+    message that a later op of the batch still references. Where the order between two ops
+    of one reference matters (a removal followed by a re-add or a new count, a count followed
+    by a re-add, a record re-added after a removal), a barrier is put between them.
+    """
+    plan: list[tuple[type, list[Any]]] = []
+    msgs: list[Any] = []
+    refs: list[Any] = []
+    counts: list[Any] = []
+    removes: list[Any] = []
+    removed: set[tuple[str, str]] = set()
+    removed_ids: set[str] = set()
+    counted: set[tuple[str, str]] = set()
+
+    def close_segment() -> None:
+        nonlocal msgs, refs, counts, removes
+        for kind, run in ((AddMessage, msgs), (AddRef, refs), (SetDeliveryCount, counts), (RemoveRef, removes)):
+            if run:
+                plan.append((kind, run))
+        msgs, refs, counts, removes = [], [], [], []
+        removed.clear()
+        removed_ids.clear()
+        counted.clear()
+
+    for op in ops:
+        if op is None:
+            continue
+        t = type(op)
+        if t is AddRef:
+            key = (op.store_key, op.message_id)  # type: ignore[union-attr]
+            if key in removed or key in counted:
+                close_segment()
+            refs.append(op)
+        elif t is RemoveRef:
+            removed.add((op.store_key, op.message_id))  # type: ignore[union-attr]
+            removed_ids.add(op.message_id)  # type: ignore[union-attr]
+            removes.append(op)
+        elif t is AddMessage:
+            if op.message.message_id in removed_ids:  # type: ignore[union-attr]
+                close_segment()
+            msgs.append(op)
+        elif t is SetDeliveryCount:
+            key = (op.store_key, op.message_id)  # type: ignore[union-attr]
+            if key in removed:
+                close_segment()
+            counted.add(key)
+            counts.append(op)
+        else:  # DropKey, PutMeta and anything unknown: in place
+            close_segment()
+            plan.append((t, [op]))
+    close_segment()
+    return plan
 
 
 class SQLiteStore:
@@ -304,19 +364,7 @@ class SQLiteStore:
         ex("BEGIN IMMEDIATE")
         try:
             many = db.executemany
-            i, n = 0, len(ops)
-            while i < n:
-                op = ops[i]
-                if op is None:
-                    i += 1
-                    continue
-                t = type(op)
-                # a run of ops of one kind is one executemany (order across kinds is kept)
-                j = i + 1
-                while j < n and (ops[j] is None or type(ops[j]) is t):
-                    j += 1
-                run = [o for o in ops[i:j] if o is not None]
-                i = j
+            for t, run in _plan(ops):
                 if t is AddMessage:
                     rows = []
                     for o in run:
