@@ -117,6 +117,7 @@ class StompAdapter(ProtocolAdapter):
         self._temp: dict[tuple[str, str], DestinationName] = {}
         self._dest_cache: dict[str, DestinationName] = {}
         self._send_template: SendTemplate | None = None  # of the last SEND's headers
+        self._last_receipt: tuple[str, bytes] | None = None  # the last receipt id and its frame
         now = time.monotonic()
         self._last_recv = now
         self._last_send = now
@@ -210,6 +211,7 @@ class StompAdapter(ProtocolAdapter):
             self._error(f"invalid heart-beat header {hb!r}: expected two non-negative integers", frame)
             return
         self.version = version
+        self._last_receipt = None
         self._cache_key = ("stomp", version)
         self.parser.version = version
         self.parser.stop_after_connect = False
@@ -290,7 +292,12 @@ class StompAdapter(ProtocolAdapter):
         rid = frame.headers.get("receipt")
         if rid is None:
             return
-        data = encode_frame("RECEIPT", [("receipt-id", rid)], b"", self.version)
+        last = self._last_receipt
+        if last is not None and last[0] == rid:
+            data = last[1]  # clients often ask the same receipt id on every frame
+        else:
+            data = encode_frame("RECEIPT", [("receipt-id", rid)], b"", self.version)
+            self._last_receipt = (rid, data)
         if completion is None or (completion.is_done and not self._receipts):
             if completion is not None and not completion.ok:
                 self._error(f"could not store the message: {completion.error}", frame)
