@@ -611,13 +611,17 @@ def dispatch_frame(
 
     Only while ``parser.fast_write`` is true; ``type(m)`` must be one of :data:`MESSAGE_CLASSES`.
     """
-    wf, cache = _state(parser)
+    cache = parser._out_cache
+    assert cache is not None and parser._fast_write is not None
     index = cache.index
-    buf = bytearray(_p32(command_id))
+    if len(index) > cache.limit:
+        cache.sweep()
+    wf = parser._wf
+    buf = bytearray(_p32(command_id) if command_id else b"\x00\x00\x00\x00")
     bb = 0
     bn = 1  # response_required: False
     for v in (consumer_id, destination):
-        slot = index.get(v._key() if isinstance(v, DataStructure) else v)
+        slot = index.get((getattr(v, "_kc", None) or v._key()) if isinstance(v, DataStructure) else v)
         if slot is None:
             bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_cached, v, 0)
         else:

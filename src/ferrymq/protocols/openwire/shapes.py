@@ -383,14 +383,12 @@ class _WSource:
             if self.inbit():
                 raise _NotCompiled  # pragma: no cover - readers compile all-hit shapes only
             self.const(0)
-            if top and name == "destination":
-                expr = "destination"
-            elif top and name == "transaction_id":
-                expr = "None"
-            else:
-                expr = ref
-            self.emit(f"v = {expr}")
-            self.emit("slot = index.get(None if v is None else v._key())")
+            if top and name == "transaction_id":
+                self.emit("if pnone is None: return None")
+                self.emit("buf += _p16(pnone)")
+                return
+            self.emit(f"v = {'destination' if top and name == 'destination' else ref}")
+            self.emit("slot = pnone if v is None else index.get(v._kc or v._key())")
             self.emit("if slot is None: return None")
             self.emit("buf += _p16(slot)")
         elif kind is Kind.NESTED and f.ref == "MessageId":
@@ -414,6 +412,7 @@ class _WSource:
 def _compile_writer(cls: type[DataStructure], version: int, raw: bytes) -> Any:
     src = _WSource(raw)
     src.version = version
+    src.emit("pnone = index.get(None)")
     for f in spec.fields_for(cls.type_code, version):
         src.field(f, "m")
     src.flush()
