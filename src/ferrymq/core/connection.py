@@ -46,6 +46,9 @@ class ClientConnection:
         self.connected_at = time.time()
         self.max_subscriptions = 0
         self._acl: dict[tuple[str, DestinationName], bool] = {}
+        #: the destination object of the last send that passed the write check (a producer
+        #: usually sends to one destination: one identity test instead of a lookup)
+        self.last_write_allowed: DestinationName | None = None
         self._session_ids = itertools.count(1)
         self._temp_ids = itertools.count(1)
 

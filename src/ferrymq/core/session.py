@@ -35,7 +35,9 @@ class ClientSession:
             raise IllegalState("session is closed")
         conn = self.connection
         dest = message.destination
-        conn.check(WRITE, dest)
+        if dest is not conn.last_write_allowed:
+            conn.check(WRITE, dest)
+            conn.last_write_allowed = dest
         if message.producer_key is None:
             message.producer_key = conn
         if conn.principal is not None and message.user_id is None and self.broker.populate_user_id:
