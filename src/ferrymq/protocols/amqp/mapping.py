@@ -33,6 +33,7 @@ from ferrymq.core import (
     DestinationName,
     InvalidRequest,
     Message,
+    quick_message,
     validate_path,
 )
 from ferrymq.protocols.amqp.message import (
@@ -400,16 +401,11 @@ def to_core(
             props_out[FIRST_ACQUIRER] = True
     if ma is None and p is None and not app and bk == BODY_DATA and dest is not None:
         # the plain bytes message (no annotations, properties or application properties)
-        return Message(
-            dest,
-            body[0] if len(body) == 1 else b"".join(body),
-            BYTES,
-            properties=props_out,
-            persistent=persistent,
-            priority=priority,
-            expiration=expiration,
-            origin="amqp",
-        )
+        data = body[0] if len(body) == 1 else b"".join(body)
+        m = quick_message(dest, data, BYTES, props_out, persistent, "amqp", len(data))
+        m.priority = priority
+        m.expiration = expiration
+        return m
     now = int(time.time() * 1000) if ma else 0
     msg_type = None
     dest_code = reply_code = None
