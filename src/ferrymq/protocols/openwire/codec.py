@@ -918,11 +918,15 @@ class OpenWireParser:
         commands: list[DataStructure] = []
         pos = 0
         n = len(view)
+        self._need = 0
+        # per-format values, read again after a WireFormatInfo (the only command changing them)
+        wf = self._wf
+        fast = self._fast_read
+        in_cache = self._in_cache
         try:
             while pos < n:
-                wf = self._wf
                 if wf.size_prefix_disabled:
-                    src = _In(view, pos, n, wf, self._in_cache, True)
+                    src = _In(view, pos, n, wf, in_cache, True)
                     try:
                         obj = _r_command(src)
                     except _NeedMore as more:
@@ -932,7 +936,6 @@ class OpenWireParser:
                             ) from None
                         self._need = more.needed - pos
                         break
-                    self._need = 0
                     pos = src.pos
                 else:
                     if n - pos < 4:
@@ -951,23 +954,24 @@ class OpenWireParser:
                         self._need = 4 + size
                         break
                     obj = FAST_FALLBACK
-                    fast = self._fast_read
                     if fast is not None:
                         read = fast.get(view[start])
                         if read is not None:
-                            obj = read(view, start + 1, end, wf, self._in_cache)
+                            obj = read(view, start + 1, end, wf, in_cache)
                     if obj is FAST_FALLBACK:
-                        src = _In(view, start, end, wf, self._in_cache, False)
+                        src = _In(view, start, end, wf, in_cache, False)
                         obj = _r_command(src)
                         if src.pos != end:
                             raise OpenWireCodecError(f"{end - src.pos} bytes left over inside a frame")
                     pos = end
-                    self._need = 0
                 if obj is None:
                     continue
                 commands.append(obj)
-                if isinstance(obj, WireFormatInfo):
+                if type(obj) is WireFormatInfo:
                     self._on_wire_format_info(obj)
+                    wf = self._wf
+                    fast = self._fast_read
+                    in_cache = self._in_cache
         except OpenWireCodecError as exc:
             exc.commands = commands
             self._keep(view, pos)

@@ -671,7 +671,13 @@ def dispatch_frame(
         buf += _p32(redelivery_counter)
     except (struct.error, TypeError):
         raise _bad("redelivery_counter", redelivery_counter) from None
-    return _frame(wf, spec.MESSAGE_DISPATCH, bb, bn, buf)
+    n = (bn + 7) >> 3
+    if n >= 64 or wf.size_prefix_disabled:
+        return _frame(wf, spec.MESSAGE_DISPATCH, bb, bn, buf)
+    size = 2 + n + len(buf)  # type byte, one-byte stream length, stream, data
+    if size > wf.max_frame_size:
+        raise OpenWireCodecError(f"frame of {size} bytes exceeds {wf.max_frame_size}", fatal=False)
+    return _p32(size) + bytes((spec.MESSAGE_DISPATCH, n)) + bb.to_bytes(n, "little") + buf
 
 
 def message_frame(parser: OpenWireParser, m: Any) -> bytes:
