@@ -400,6 +400,29 @@ def test_pending_limit_drops_only_for_slow_topic_subscribers(tmp_path: Path) -> 
     run(tmp_path, body, pm)
 
 
+def test_back_pressure_is_no_slow_consumer_within_the_prefetch_window(tmp_path: Path) -> None:
+    pm = PolicyMap(DestinationPolicy(pending_message_limit=10))
+    t = DestinationName("topic", "pressed")
+
+    async def body(b: Broker) -> None:
+        conn = b.connect(None, P, "test")
+        s = conn.open_session()
+        sink = Sink()
+        sub = s.subscribe(SubscriptionSpec(t, ack_mode=AUTO, prefetch=50), sink)
+        conn.pause_deliveries()  # its socket is full: nothing is dispatched for now
+        for i in range(55):
+            s.send(msg(f"m{i}", t))
+        assert len(sub.queue.iter_entries()) == 55  # within limit + prefetch: all kept
+        for i in range(55, 80):
+            s.send(msg(f"m{i}", t))
+        pending = [e.message.body for e in sub.queue.iter_entries()]
+        assert len(pending) == 60 and pending[0] == "m20"  # past it: the oldest dropped
+        conn.resume_deliveries()
+        await settle()
+        assert sink.bodies == [f"m{i}" for i in range(20, 80)]
+    run(tmp_path, body, pm)
+
+
 def test_paused_connection_holds_deliveries_for_new_subscriptions_too(tmp_path: Path) -> None:
     async def body(b: Broker) -> None:
         conn = b.connect(None, P, "test")

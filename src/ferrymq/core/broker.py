@@ -464,9 +464,11 @@ class Broker:
                     ops.append(AddMessage(message))
                     added = True
                 ops.append(AddRef(q.store_key, message.message_id, 0, True))
-            elif not b.durable and q.count >= q.policy.pending_message_limit > 0 and _all_slow(q):
-                while q.count >= q.policy.pending_message_limit:
-                    self._discard_oldest(q)
+            elif not b.durable and q.count >= q.policy.pending_message_limit > 0:
+                limit = _discard_threshold(q, q.policy.pending_message_limit)
+                if limit:
+                    while q.count >= limit:
+                        self._discard_oldest(q)
             q.enqueue(e)
 
     def _discard_oldest(self, q: Queue) -> None:
@@ -766,12 +768,24 @@ def _virtual_topic_of(path: str, prefix: str) -> str | None:
     return None
 
 
-def _all_slow(q: Queue) -> bool:
-    """True when no consumer of a topic subscription's queue can take more right now (paused
-    by back-pressure, or out of credit): only then is it a slow consumer whose oldest
-    pending messages ActiveMQ's pending-message limit discards."""
+def _discard_threshold(q: Queue, pending_limit: int) -> int:
+    """The length of a non-durable topic subscription's queue from which its oldest pending
+    messages are discarded (ActiveMQ's pending-message limit for slow consumers), or 0 while
+    a consumer can still take messages.
+
+    A consumer out of credit is slow at once: the limit counts what waits beyond its prefetch.
+    A consumer paused by transport back-pressure still has its prefetch window (ActiveMQ
+    dispatches that far whatever the socket does), so it is slow only past the limit plus
+    what is left of that window."""
+    threshold = 0
     # a topic subscription's queue has one consumer: a plain loop, no generator
-    for c in q.consumers:  # noqa: SIM110
-        if not c.paused and (c.presettled or c.credit > 0):
-            return False
-    return True
+    for c in q.consumers:
+        if c.paused:
+            t = pending_limit + (c.prefetch if c.presettled else max(c.credit, 0))
+        elif c.presettled or c.credit > 0:
+            return 0
+        else:
+            t = pending_limit
+        if t > threshold:
+            threshold = t
+    return threshold or pending_limit
