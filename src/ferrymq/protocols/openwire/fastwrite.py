@@ -85,46 +85,20 @@ def _bad(what: str, value: Any) -> OpenWireCodecError:
     return OpenWireCodecError(f"{what}: {value!r} does not fit", fatal=False)
 
 
-def _w_message(
+def _w_message_id(
     wf: WireFormat,
     cache: _MarshalCache,
     buf: bytearray,
     bb: int,
     bn: int,
-    m: Any,
-    command_id: int,
-    response_required: bool,
-    destination: Any,
-    transaction_id: Any,
-    user_id: str | None,
-    redelivery_counter: int,
-    broker_in_time: int,
+    mid: Any,
+    pnone: bytes | None,
     depth: int,
-) -> tuple[int, int]:
-    """The fields of JMS message ``m`` (with the given values in place of its own for the
-    fields a broker rewrites), appended to ``buf`` and the boolean stream ``bb``/``bn``."""
+) -> tuple[int, int, bytes | None]:
+    """A message's MessageId (a nested structure, its producer id cached), appended to
+    ``buf`` and the boolean stream; ``pnone`` is the null slot, renewed after a cache miss."""
     index = cache.index
     w_cached = codec._w_cached
-    buf += _p32(command_id)
-    if response_required:
-        bb |= 1 << bn
-    bn += 1
-    # a null cached field is a cache entry too: its slot, while no cache miss may have evicted it
-    pnone = _none_slot(index)
-    for v in (m.producer_id, destination, transaction_id, m.original_destination):
-        if v is None and pnone is not None:
-            bn += 1
-            buf += pnone
-            continue
-        slot = index.get(v._key() if isinstance(v, DataStructure) else v)
-        if slot is None:
-            bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
-            pnone = _none_slot(index)
-        else:
-            bn += 1
-            buf += _p16(slot)
-    # message_id: nested MessageId
-    mid = m.message_id
     if type(mid) is _MessageId:
         bb |= 1 << bn
         bn += 1
@@ -166,6 +140,49 @@ def _w_message(
             bn += 2
     else:
         bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_nested, mid, depth)
+    return bb, bn, pnone
+
+
+def _w_message(
+    wf: WireFormat,
+    cache: _MarshalCache,
+    buf: bytearray,
+    bb: int,
+    bn: int,
+    m: Any,
+    command_id: int,
+    response_required: bool,
+    destination: Any,
+    transaction_id: Any,
+    user_id: str | None,
+    redelivery_counter: int,
+    broker_in_time: int,
+    depth: int,
+) -> tuple[int, int]:
+    """The fields of JMS message ``m`` (with the given values in place of its own for the
+    fields a broker rewrites), appended to ``buf`` and the boolean stream ``bb``/``bn``."""
+    index = cache.index
+    w_cached = codec._w_cached
+    buf += _p32(command_id)
+    if response_required:
+        bb |= 1 << bn
+    bn += 1
+    # a null cached field is a cache entry too: its slot, while no cache miss may have evicted it
+    pnone = _none_slot(index)
+    for v in (m.producer_id, destination, transaction_id, m.original_destination):
+        if v is None and pnone is not None:
+            bn += 1
+            buf += pnone
+            continue
+        slot = index.get(v._key() if isinstance(v, DataStructure) else v)
+        if slot is None:
+            bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, v, depth)
+            pnone = _none_slot(index)
+        else:
+            bn += 1
+            buf += _p16(slot)
+    # message_id: nested MessageId
+    bb, bn, pnone = _w_message_id(wf, cache, buf, bb, bn, m.message_id, pnone, depth)
     v = m.original_transaction_id
     if v is None and pnone is not None:
         bn += 1
@@ -414,48 +431,7 @@ def _w_common(
         else:
             bn += 1
             buf += pnone
-    mid = m.message_id
-    if type(mid) is _MessageId:
-        bb |= 1 << bn
-        bn += 1
-        buf.append(spec.MESSAGE_ID)
-        tv = mid.text_view
-        if tv is None:
-            bn += 1
-        elif type(tv) is str and tv.isascii() and "\x00" not in tv and len(tv) < 0x7FFF:
-            bb |= 3 << bn
-            bn += 2
-            buf += _pu16(len(tv))
-            buf += tv.encode("ascii")
-        else:
-            bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_string, tv, "text_view")
-        p = mid.producer_id
-        slot = index.get(p._key() if isinstance(p, DataStructure) else p)
-        if slot is None:
-            bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, p, depth + 1)
-            pnone = _none_slot(index)
-        else:
-            bn += 1
-            buf += _p16(slot)
-        for v in (mid.producer_sequence_id, mid.broker_sequence_id):
-            if type(v) is not int or not _LONG_MIN <= v <= _LONG_MAX:
-                bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_long, v, "sequence id")
-                continue
-            u = v & _M64
-            if u == 0:
-                pass
-            elif u <= 0xFFFF:
-                bb |= 2 << bn
-                buf += _pu16(u)
-            elif u <= 0xFFFF_FFFF:
-                bb |= 1 << bn
-                buf += _pu32(u)
-            else:
-                bb |= 3 << bn
-                buf += _p64(v)
-            bn += 2
-    else:
-        bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_nested, mid, depth)
+    bb, bn, pnone = _w_message_id(wf, cache, buf, bb, bn, m.message_id, pnone, depth)
     # original_transaction_id: null; group_id: null (1 bit); group_sequence: 0
     if pnone is None:
         bb, bn = _slow_write(wf, cache, buf, bb, bn, w_cached, None, depth)
