@@ -734,3 +734,25 @@ def test_batch_plan_groups_kinds_between_barriers() -> None:
     plan = [(t.__name__, len(run)) for t, run in _plan(ops)]
     assert plan == [("AddMessage", 2), ("AddRef", 2), ("RemoveRef", 1), ("PutMeta", 1),
                     ("AddRef", 1), ("RemoveRef", 1), ("AddRef", 1)]
+
+
+def test_a_message_stored_again_under_its_id_in_one_batch_keeps_the_later_record(backend: Backend) -> None:
+    """A queue message dead-lettered under its own id before its first batch was written:
+    the DLQ's copy is what is stored."""
+
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        m = msg(b"to dlq")
+        copy = m.copy(destination=queue("ActiveMQ.DLQ"), properties={"originalDestination": "queue://orders"})
+        c1 = store.submit([AddMessage(m), AddRef(Q1, m.message_id, 0, True)])
+        c2 = store.submit([RemoveRef(Q1, m.message_id), AddMessage(copy), AddRef(Q2, m.message_id)])
+        await wait(Completion.all([c1, c2]))
+        store, rec = await reopen(backend, store)
+        assert ids(rec, Q1) == []
+        (r,) = rec.refs[Q2]
+        assert r.message.properties == {"originalDestination": "queue://orders"}
+        assert r.message.destination == queue("ActiveMQ.DLQ")
+        await store.close()
+
+    run(body)

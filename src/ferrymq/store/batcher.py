@@ -147,7 +147,10 @@ class Batch:
         that cannot be encoded is taken out of the batch; returned with its error."""
         ops, records = self.ops, self.records
         failed: list[tuple[int, StoreFailure]] = []
-        for i, op in enumerate(ops):
+        # newest first: a message id added twice in one batch (a queue message dead-lettered
+        # under its own id before its first record was written) is stored as the later one
+        for i in range(len(ops) - 1, -1, -1):
+            op = ops[i]
             if op is None or type(op) is not AddMessage:
                 continue
             m = op.message
