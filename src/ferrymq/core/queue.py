@@ -72,18 +72,20 @@ class Queue:
         self.broker.memory_used += size
         self.stats.enqueue_count += 1
         consumers = self.consumers
-        if not self.count and len(consumers) == 1 and not msg.expiration and msg.group_id is None:
+        if (
+            not self.count
+            and len(consumers) == 1
+            and not msg.expiration
+            and msg.group_id is None
+            and not (msg.persistent and self.store_key is not None)
+        ):
             # Direct dispatch: nothing waits ahead of this entry and its only possible
             # consumer has room, so it is delivered now instead of on the next dispatch pass.
-            # Not a stored message to a pre-settled consumer: the message's store ops must be
-            # submitted before its removal.
+            # Never for a stored message: the routing's store ops are submitted after this
+            # returns, and a settlement made during the delivery (pre-settled consumers, or a
+            # sink that settles at once) must not reach the store before them.
             c = consumers[0]
-            if (
-                c.credit > 0
-                and not c.paused
-                and not c.closed
-                and not (c.presettled and msg.persistent and self.store_key is not None)
-            ):
+            if c.credit > 0 and not c.paused and not c.closed:
                 sel = c.selector
                 if sel is None or sel.matches(msg):
                     if c.presettled:
