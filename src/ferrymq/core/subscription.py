@@ -128,12 +128,7 @@ class Subscription:
                 q.broker.defer_ops(ops)
             else:
                 stats.dequeue_count += 1
-                size = msg.size
-                q.memory -= size
-                b = q.broker
-                b.memory_used -= size
-                if b.held_sends:
-                    b.memory_freed()
+                q.release(msg.size)
         else:
             self.in_flight[tag] = e
         self.sink.deliver(d)
