@@ -10,10 +10,10 @@ writer at a time, so batches commit strictly in submit order.
 
 Within the open batch an ``AddRef`` followed by a ``RemoveRef`` of the same reference
 cancel out (the ``AddRef`` is not written; the ``RemoveRef`` stays unless the ``AddRef``
-was *fresh*, made when the message was routed, so the reference cannot be on disk), and an ``AddMessage`` left with no reference added by
-the batch is dropped (ActiveMQ's "concurrent store and dispatch"): a message consumed
-before its batch was handed over never reaches the disk. The completions are unaffected: they still resolve
-only after the batch committed.
+was *fresh*, made when the message was routed, so the reference cannot be on disk), and an
+``AddMessage`` left with no reference added by the batch is dropped (ActiveMQ's "concurrent
+store and dispatch"): a message consumed before its batch was handed over never reaches the
+disk. The completions are unaffected: they still resolve only after the batch committed.
 
 Message records are encoded when the batch is handed over (still on the loop thread), so a
 message consumed before then is never encoded at all. A message that cannot be encoded
@@ -90,7 +90,7 @@ class Batch:
     def __len__(self) -> int:
         return len(self.completions)
 
-    def add(self, ops: Sequence[StoreOp], records: dict[str, bytes] | None, stats: StoreStats) -> None:
+    def add(self, ops: Sequence[StoreOp], stats: StoreStats) -> None:
         out = self.ops
         for op in ops:
             t = type(op)
@@ -125,8 +125,6 @@ class Batch:
                 # DropKey removes refs added earlier in this batch: stop pairing across it.
                 self._ref_at.clear()
             out.append(op)
-        if records:
-            self.records.update(records)
 
     def seal(self, stats: StoreStats) -> None:
         """Drop the messages whose every reference added in this batch cancelled."""
@@ -291,7 +289,7 @@ class GroupCommitBatcher:
         batch = self._open
         batch.starts.append(len(batch.ops))
         if self._cancel_pairs:
-            batch.add(ops, None, self.stats)
+            batch.add(ops, self.stats)
         else:
             batch.ops.extend(ops)
         batch.completions.append(c)
