@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_amqp_message import headers as message_headers
+from test_amqp_message import ids as message_ids
 
 from ferrymq.core import BYTES, TEXT, DestinationName, Message
 from ferrymq.protocols.amqp import framing
@@ -34,7 +36,7 @@ from ferrymq.protocols.amqp.message import (
     decode_message,
 )
 from ferrymq.protocols.amqp.performatives import Accepted, Transfer
-from ferrymq.protocols.amqp.types import AmqpCodecError, Symbol, ULong, decode_value
+from ferrymq.protocols.amqp.types import AmqpCodecError, Symbol, decode_value
 
 # -- transfers ----------------------------------------------------------------------------------
 
@@ -134,17 +136,8 @@ symbols = st.text(alphabet="abcxyz-", min_size=1, max_size=10).map(Symbol)
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=20), st.binary(max_size=20)
 )
-headers = st.builds(
-    Header,
-    durable=st.booleans(),
-    priority=st.integers(0, 9),
-    ttl=st.none() | st.integers(0, 2**32 - 1),
-    first_acquirer=st.booleans(),
-    delivery_count=st.integers(0, 2**32 - 1),
-)
-ids = st.none() | st.one_of(
-    st.text(max_size=20), st.integers(0, 2**64 - 1).map(ULong), st.uuids(), st.binary(max_size=8)
-)
+headers = message_headers  # the strategies of the generic codec's tests
+ids = message_ids
 properties = st.builds(
     Properties,
     message_id=ids,
