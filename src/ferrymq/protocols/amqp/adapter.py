@@ -554,21 +554,7 @@ class AmqpAdapter(ProtocolAdapter):
         target = a.target
         dc = int(a.initial_delivery_count or 0)
         if isinstance(target, Coordinator):
-            link: IncomingLink = CoordinatorLink(self, s, a.name, handle, dc)
-            s.links[handle] = link
-            self.send_frame(
-                s.channel,
-                Attach(
-                    name=a.name,
-                    handle=UInt(handle),
-                    role=RECEIVER,
-                    snd_settle_mode=a.snd_settle_mode,
-                    rcv_settle_mode=RCV_FIRST,
-                    source=a.source,
-                    target=target,
-                ),
-            )
-            link.grant()
+            self._open_incoming(s, a, CoordinatorLink(self, s, a.name, handle, dc), target, None)
             return
         if target is not None and not isinstance(target, Target):
             self._refuse(
@@ -595,18 +581,24 @@ class AmqpAdapter(ProtocolAdapter):
                 self.conn.delete_temp(link.dest)
             self._refuse(s, a, handle, core_error(e))
             return
-        s.links[handle] = link
+        self._open_incoming(s, a, link, target, ULong(self.max_message_size))
+
+    def _open_incoming(
+        self, s: Session, a: Attach, link: IncomingLink, target: Any, max_message_size: ULong | None
+    ) -> None:
+        """Register an incoming link, answer the peer's attach and grant the first credit."""
+        s.links[link.handle] = link
         self.send_frame(
             s.channel,
             Attach(
                 name=a.name,
-                handle=UInt(handle),
+                handle=UInt(link.handle),
                 role=RECEIVER,
                 snd_settle_mode=a.snd_settle_mode,
                 rcv_settle_mode=RCV_FIRST,
                 source=a.source,
                 target=target,
-                max_message_size=ULong(self.max_message_size),
+                max_message_size=max_message_size,
             ),
         )
         link.grant()
