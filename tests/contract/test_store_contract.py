@@ -756,3 +756,28 @@ def test_a_message_stored_again_under_its_id_in_one_batch_keeps_the_later_record
         await store.close()
 
     run(body)
+
+
+def test_a_large_batch_is_written_in_multi_row_statements_with_every_outcome(backend: Backend) -> None:
+    """127 records, references and removals in one batch: every chunk size of the writer's
+    multi-row statements (64, 32, ... 1) is used, and a reference added twice in one run
+    keeps the later count."""
+
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        old = [msg(b"old%d" % i) for i in range(127)]
+        await wait(Completion.all([store.submit([AddMessage(m), AddRef(Q1, m.message_id)]) for m in old]))
+        new = [msg(b"new%d" % i) for i in range(127)]
+        subs = [store.submit([AddMessage(m), AddRef(Q2, m.message_id)]) for m in new]
+        subs += [store.submit([RemoveRef(Q1, m.message_id)]) for m in old[:100]]
+        subs.append(store.submit([AddRef(Q2, new[5].message_id, 4)]))
+        await wait(Completion.all(subs))
+        assert backend.committed_message_ids() == {m.message_id for m in old[100:] + new}
+        store, rec = await reopen(backend, store)
+        assert ids(rec, Q1) == [m.message_id for m in old[100:]]
+        assert ids(rec, Q2) == [m.message_id for m in new]
+        assert rec.refs[Q2][5].delivery_count == 4
+        await store.close()
+
+    run(body)

@@ -69,16 +69,60 @@ _KEY_CHECK_PLAIN = b"ferrymq store key check"
 _KEY_CHECK_AAD = b"ferrymq:key-check"
 _ENCRYPTION = "aes-256-gcm"
 
-_SQL_ADD_MESSAGE = "INSERT OR IGNORE INTO messages (id, data) VALUES (?, ?)"
-_SQL_ADD_REF = (
-    "INSERT INTO refs (store_key, message_id, delivery_count) VALUES (?, ?, ?) "
-    "ON CONFLICT (store_key, message_id) DO UPDATE SET delivery_count = excluded.delivery_count"
-)
-_SQL_REMOVE_REF = "DELETE FROM refs WHERE store_key = ? AND message_id = ?"
-_SQL_DELETE_UNREFERENCED = (
-    "DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM refs WHERE message_id = ?)"
-)
 _SQL_SET_COUNT = "UPDATE refs SET delivery_count = ? WHERE store_key = ? AND message_id = ?"
+
+#: the most rows one multi-row statement carries (3 parameters a row stays far below
+#: SQLite's oldest variable limit, 999)
+_ROWS_MAX = 64
+
+
+def _rows_sql(kind: str, n: int) -> str:
+    """One statement for ``n`` rows of ``kind``: a run is written with a few of these
+    instead of one ``executemany`` step per row (each step is a round trip through the
+    sqlite3 module and a GIL hand-off for the writer thread)."""
+    if kind == "msg":
+        return "INSERT OR IGNORE INTO messages (id, data) VALUES " + ",".join(["(?, ?)"] * n)
+    if kind == "ref":
+        return (
+            "INSERT INTO refs (store_key, message_id, delivery_count) VALUES "
+            + ",".join(["(?, ?, ?)"] * n)
+            + " ON CONFLICT (store_key, message_id) DO UPDATE SET delivery_count = excluded.delivery_count"
+        )
+    if kind == "unref":
+        # an OR of equalities: SQLite searches the unique index once per term, where a
+        # row-value IN list would scan the whole table
+        return "DELETE FROM refs WHERE " + " OR ".join(["(store_key = ? AND message_id = ?)"] * n)
+    if kind == "gc":
+        return (
+            "DELETE FROM messages WHERE id IN (" + ", ".join(["?"] * n) + ") "
+            "AND NOT EXISTS (SELECT 1 FROM refs WHERE refs.message_id = messages.id)"
+        )
+    raise ValueError(kind)
+
+
+_ROWS_SQL: dict[tuple[str, int], str] = {}
+
+
+def _write_rows(ex: Callable[..., Any], kind: str, rows: list[tuple[Any, ...]]) -> None:
+    """Write ``rows`` as multi-row statements of 64, 32, ... 1 rows (a handful of distinct
+    statements, so the connection's statement cache keeps them all prepared)."""
+    i = 0
+    left = len(rows)
+    n = _ROWS_MAX
+    while left:
+        while n > left:
+            n >>= 1
+        sql = _ROWS_SQL.get((kind, n))
+        if sql is None:
+            sql = _ROWS_SQL[kind, n] = _rows_sql(kind, n)
+        if n == 1:
+            ex(sql, rows[i])
+        else:
+            ex(sql, [v for row in rows[i : i + n] for v in row])
+        i += n
+        left -= n
+
+
 _SQL_DROP_KEY_MESSAGES = (
     "DELETE FROM messages WHERE id IN (SELECT message_id FROM refs WHERE store_key = ?) "
     "AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.message_id = messages.id AND r.store_key <> ?)"
@@ -98,7 +142,7 @@ def message_aad(message_id: str) -> bytes:
 
 
 def _plan(ops: list[StoreOp | None]) -> list[tuple[type, list[Any]]]:
-    """The runs ``(op type, ops)`` a batch is written as, one ``executemany`` each.
+    """The runs ``(op type, ops)`` a batch is written as, a few multi-row statements each.
 
     Between barriers (``DropKey``, ``PutMeta``, kept in place) the ops are grouped by kind:
     message records, then references, delivery counts, removals, each kind in submit order
@@ -373,13 +417,13 @@ class SQLiteStore:
                         if cipher is not None:
                             data = cipher.encrypt(data, message_aad(mid))
                         rows.append((mid, data))
-                    many(_SQL_ADD_MESSAGE, rows)
+                    _write_rows(ex, "msg", rows)
                 elif t is AddRef:
-                    many(_SQL_ADD_REF, [(o.store_key, o.message_id, o.delivery_count)  # type: ignore[union-attr]
-                                        for o in run])
+                    _write_rows(ex, "ref", [(o.store_key, o.message_id, o.delivery_count)  # type: ignore[union-attr]
+                                            for o in run])
                 elif t is RemoveRef:
-                    many(_SQL_REMOVE_REF, [(o.store_key, o.message_id) for o in run])  # type: ignore[union-attr]
-                    many(_SQL_DELETE_UNREFERENCED, [(o.message_id, o.message_id) for o in run])  # type: ignore[union-attr]
+                    _write_rows(ex, "unref", [(o.store_key, o.message_id) for o in run])  # type: ignore[union-attr]
+                    _write_rows(ex, "gc", [(o.message_id,) for o in run])  # type: ignore[union-attr]
                 elif t is SetDeliveryCount:
                     many(_SQL_SET_COUNT, [(o.delivery_count, o.store_key, o.message_id)  # type: ignore[union-attr]
                                           for o in run])
