@@ -281,6 +281,43 @@ def test_feed_keeps_an_incomplete_frame() -> None:
     assert fast.buffered == 2
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seqs=st.lists(st.tuples(LONGS, LONGS, st.booleans()), min_size=1, max_size=6),
+    version=st.sampled_from(FAST_VERSIONS),
+)
+def test_ack_ids_with_the_same_bytes_are_one_object(seqs: list[Any], version: int) -> None:
+    """A MessageAck whose first and last ids have the same layout is compiled to build the
+    last one only when its bytes differ from the first's; the values are the generic reader's."""
+    shapes._SHAPES.clear()
+    shapes._budget[1] = -1000
+    wf = fast_format(version)
+    cid = spec.ConsumerId(connection_id="ID:c", session_id=1, value=1)
+    acks = []
+    for a, b, same in seqs:
+        first = spec.MessageId(producer_id=PID, producer_sequence_id=a)
+        last = spec.MessageId(producer_id=PID, producer_sequence_id=a if same else b)
+        acks.append(
+            spec.MessageAck(
+                destination=QUEUE,
+                consumer_id=cid,
+                ack_type=spec.STANDARD_ACK_TYPE,
+                first_message_id=first,
+                last_message_id=last,
+                message_count=1,
+            )
+        )
+    acks = [acks[0], *acks]  # the first one again: all cache hits (a compiled shape)
+    encoder, _ = parsers(wf)
+    stream = b"".join(encoder.encode(o) for o in acks)
+    fast, slow = parsers(wf)
+    got = fast.feed(stream)
+    assert [fields(o) for o in got] == [fields(o) for o in slow.feed(stream)]
+    assert got == acks
+    for o in got[1:]:
+        assert (o.first_message_id is o.last_message_id) == (o.first_message_id == o.last_message_id)
+
+
 def test_cache_eviction_same_bytes_and_values() -> None:
     """Many producers through a small cache: slots are evicted and reused the same way."""
     wf = fast_format(cache_size=110)  # 10 usable slots before eviction

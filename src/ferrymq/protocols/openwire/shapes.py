@@ -77,6 +77,11 @@ class _Source:
         self.bp = 0
         self.off = 0  # bytes past the run-time ``pos`` already accounted for
         self.lines: list[str] = []
+        #: bumped whenever the run-time ``pos`` moves (a variable-length field was read)
+        self.moves = 0
+        #: the last MessageId read at a constant place: (depth, moves, first byte offset, byte
+        #: count, its boolean bits, their count)
+        self.last_id: tuple[int, int, int, int, int, int] | None = None
         self.ns: dict[str, Any] = {
             "_new": object.__new__,
             "_set": object.__setattr__,
@@ -141,6 +146,7 @@ class _Source:
                 self.emit("pos = p + 2 + n")
                 self.emit("v = _mutf8(data[p + 2 : pos])")
             self.off = 0
+            self.moves += 1
             return "v"
         if kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
             if not self.bit():
@@ -151,6 +157,7 @@ class _Source:
             self.emit("pos = p + 4 + n")
             self.emit("v = data[p + 4 : pos]")
             self.off = 0
+            self.moves += 1
             return "v"
         if kind is Kind.CACHED:
             if self.bit():
@@ -167,9 +174,30 @@ class _Source:
             if not self.bit():
                 return "None"
             if kind is Kind.NESTED and f.ref == "MessageId":
-                return self.message_id(depth)
+                return self.shared_message_id(depth)
             raise _NotCompiled
         raise _NotCompiled  # kinds the hot commands do not have
+
+    def shared_message_id(self, depth: int) -> str:
+        """A nested MessageId; when the previous one (a MessageAck's first and last ids) had
+        the same booleans at a constant place, the same bytes give the same object again."""
+        moves, off, bp, start = self.moves, self.off, self.bp, len(self.lines)
+        var = self.message_id(depth)
+        if self.moves != moves:  # a text view: its place varies
+            self.last_id = None
+            return var
+        size, nbits = self.off - off, self.bp - bp
+        bits = self.bits >> bp & ((1 << nbits) - 1)
+        prev = self.last_id
+        self.last_id = (depth, moves, off, size, bits, nbits)
+        if prev is not None and prev[:2] == (depth, moves) and prev[3:] == (size, bits, nbits):
+            # built only when its bytes differ from the previous id's (``var`` still holds it)
+            body = self.lines[start:]
+            del self.lines[start:]
+            p0 = prev[2]
+            self.emit(f"if data[pos + {off} : pos + {off + size}] != data[pos + {p0} : pos + {p0 + size}]:")
+            self.lines += ["    " + line for line in body]
+        return var
 
     def message_id(self, depth: int) -> str:
         """A nested MessageId (its presence bit read): built into ``m``."""
