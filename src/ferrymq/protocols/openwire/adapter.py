@@ -90,7 +90,7 @@ class OpenWireConsumer:
         self.info = info
         self.consumer_id = info.consumer_id
         self.subs: list[Subscription] = []
-        #: MessageId -> (subscription, tag), in dispatch order
+        #: MessageId key (``_mkey``) -> (subscription, tag), in dispatch order
         self.pending: dict[Any, tuple[Subscription, int]] = {}
         self.prefetch = max(0, int(info.prefetch_size))
         self.extension = 0  # in-flight deliveries the application has consumed (delivered acks)
@@ -180,9 +180,13 @@ class OpenWireAdapter(ProtocolAdapter):
             self._fatal(OpenWireCodecError(f"incomplete command of more than {limit} bytes"))
 
     def _drain(self) -> None:
-        while self._pending and self._state in ("new", "negotiated", "connected"):
-            cmd = self._pending.popleft()
+        pending = self._pending
+        while pending and self._state in ("new", "negotiated", "connected"):
+            cmd = pending.popleft()
             try:
+                if type(cmd) is _MessageAck and self._state == "connected" and _simple_ack(cmd):
+                    self._ack_run(cmd)
+                    continue
                 self._handle(cmd)
             except _ProtocolViolation as e:
                 if cmd.response_required:
@@ -582,9 +586,9 @@ class OpenWireAdapter(ProtocolAdapter):
                 raise _TxRolledBack(f"transaction {key[1]} is not known to the broker (rolled back)")
             acks = self._tx_acks.pop(key, [])
             c = tx.commit()
-            for cons, ids in acks:
-                for mid in ids:
-                    cons.pending.pop(mid, None)
+            for cons, keys in acks:
+                for k in keys:
+                    cons.pending.pop(k, None)
             self._after(
                 c, lambda r: self._send_done(cmd, r) if cmd.response_required else self._async_done(r)
             )
@@ -715,6 +719,49 @@ class OpenWireAdapter(ProtocolAdapter):
         self._send(spec.MessageDispatch(consumer_id=cons.consumer_id, destination=cons.info.destination))
 
     # -- acknowledgements ------------------------------------------------------------------------
+    def _ack_run(self, cmd: DataStructure) -> None:
+        """``cmd`` and the simple acks (:func:`_simple_ack`) right behind it in the queue, as
+        :meth:`on_message_ack` would settle them one by one, settled together: one settlement
+        per subscription, one credit refresh per consumer (the JMS client in auto-ack mode
+        sends one ack per message, and a read brings dozens of them)."""
+        pending = self._pending
+        consumers = self.consumers
+        cid: Any = None
+        cons: OpenWireConsumer | None = None
+        settled: dict[Subscription, list[int]] = {}
+        touched: dict[OpenWireConsumer, None] = {}
+        while True:
+            c_id = cmd.consumer_id
+            if c_id is not cid:
+                cid = c_id
+                cons = consumers.get(c_id)
+                if cons is not None and (cons.advisory or cons.browser):
+                    cons = None  # nothing to settle
+            if cons is not None:
+                last = cmd.last_message_id
+                k = last._kc
+                st = cons.pending.pop(k if k is not None else last._key(), None)
+                if st is not None:
+                    sub, tag = st
+                    tags = settled.get(sub)
+                    if tags is None:
+                        settled[sub] = [tag]
+                        touched[cons] = None
+                    else:
+                        tags.append(tag)
+                    if cons.extension:
+                        cons.extension -= 1
+            if not pending:
+                break
+            cmd = pending[0]
+            if type(cmd) is not _MessageAck or not _simple_ack(cmd):
+                break
+            pending.popleft()
+        for sub, tags in settled.items():
+            sub.session.settle(sub, tags, ACCEPTED, None)
+        for c in touched:
+            self._refresh_credit(c)
+
     def on_message_ack(self, cmd: DataStructure) -> None:
         cons = self.consumers.get(cmd.consumer_id)
         if cons is None or cons.advisory or cons.browser:
@@ -728,7 +775,7 @@ class OpenWireAdapter(ProtocolAdapter):
             ):
                 # one message settled outside a transaction (the JMS client's auto-ack): what
                 # the general path below does for it, with one lookup
-                st = cons.pending.pop(last, None)
+                st = cons.pending.pop(_mkey(last), None)
                 if st is None:
                     return
                 sub, tag = st
@@ -744,7 +791,8 @@ class OpenWireAdapter(ProtocolAdapter):
         if ack in (INDIVIDUAL_ACK, UNMATCHED_ACK) or (
             cmd.message_count == 1 and last is not None and cmd.first_message_id in (None, last)
         ):
-            picked = [last] if last in cons.pending else []
+            lk = _mkey(last)
+            picked = [lk] if lk in cons.pending else []
         else:
             picked = self._range(cons, last)
         if not picked:
@@ -779,8 +827,11 @@ class OpenWireAdapter(ProtocolAdapter):
         self._respond(cmd)
 
     def _range(self, cons: OpenWireConsumer, last: Any) -> list[Any]:
-        """Every pending delivery up to and including ``last`` (cumulative acknowledgement)."""
-        target = cons.pending.get(last)
+        """The keys of every pending delivery up to and including ``last`` (cumulative
+        acknowledgement)."""
+        if last is None:
+            return []
+        target = cons.pending.get(_mkey(last))
         if target is None:
             return []
         out = []
@@ -791,7 +842,7 @@ class OpenWireAdapter(ProtocolAdapter):
         return out
 
     def _delivered(self, cons: OpenWireConsumer, last: Any) -> None:
-        if cons.prefetch == 0 or last not in cons.pending:
+        if cons.prefetch == 0 or last is None or _mkey(last) not in cons.pending:
             return
         n = len(self._range(cons, last))
         if n > cons.extension:
@@ -860,9 +911,12 @@ class OpenWireAdapter(ProtocolAdapter):
 
     def _pending_add(self, cons: OpenWireConsumer, mid: Any, d: Delivery) -> None:
         pending = cons.pending
-        if mid in pending:
-            del pending[mid]
-        pending[mid] = (d.subscription, d.tag)
+        k = mid._kc
+        if k is None:
+            k = mid._key()
+        if k in pending:
+            del pending[k]
+        pending[k] = (d.subscription, d.tag)
         if cons.pulling:
             cons.pulling = False
             cons.pull_deadline = 0.0
@@ -1011,6 +1065,29 @@ class OpenWireAdapter(ProtocolAdapter):
 
 
 _MESSAGE_TYPES = frozenset(mapping.MESSAGE_TYPES)
+_MessageAck = spec.MessageAck
+
+
+def _mkey(mid: DataStructure) -> Any:
+    """The key of a MessageId in ``OpenWireConsumer.pending`` (its cached ``_key()``: compared
+    and hashed as a plain tuple)."""
+    k = mid._kc
+    return k if k is not None else mid._key()
+
+
+def _simple_ack(cmd: DataStructure) -> bool:
+    """A MessageAck settling one message outside a transaction with no response wanted: a
+    standard ack of one message, or an individual ack."""
+    last = cmd.last_message_id
+    if cmd.response_required or cmd.transaction_id is not None or last is None:
+        return False
+    ack = cmd.ack_type
+    if ack == INDIVIDUAL_ACK:
+        return True
+    if ack != STANDARD_ACK or cmd.message_count != 1:
+        return False
+    first = cmd.first_message_id
+    return first is last or first is None or _same_id(first, last)
 
 
 def _same_id(a: DataStructure, b: DataStructure) -> bool:
