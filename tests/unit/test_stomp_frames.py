@@ -686,3 +686,11 @@ def test_repeated_heads_in_any_split_match_a_fresh_parser(frames: list[bytes], c
     for i in range(0, len(data), chunk):
         got += p.feed(data[i : i + chunk])
     assert got == expected
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_head_cache_hit_after_a_head_received_in_pieces_forgets_the_partial_scan(version: str) -> None:
+    """A repeated head that arrives in pieces is taken by the head cache once complete; the
+    partial scan of its pieces must not leak into the next frame (found by the fuzz test)."""
+    data = b"SEND\ncontent-length: 0\n\n\x00SEND\ncontent-length: 0\n\n\x00DISCONNECT\n\n\x00"
+    run_fuzz_case(data, version, 3)

@@ -306,6 +306,9 @@ class FrameParser:
                                 f.body = bytes(src[x + 2 : end])
                                 out.append(f)
                                 pos = end + 1
+                                if self._hdr_scanned:
+                                    # its head had arrived in pieces: forget the partial scan
+                                    self._reset_partial()
                                 continue
                 c = src[pos]
                 if c == 10:
