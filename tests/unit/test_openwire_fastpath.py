@@ -376,6 +376,64 @@ def test_dispatch_of_decoded_messages_matches_generic(name: str, data: st.DataOb
         assert fastpath.dispatch_frame(fast, cid, m, count, dest, user, in_time) == expect
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_shared_dispatch_frames_match_generic(data: st.DataObject) -> None:
+    """Dispatches of the same messages to several connections (each cache filled its own way,
+    small caches evicting) through the per-message memo: every frame is what that connection's
+    generic writer gives for the MessageDispatch."""
+    version = data.draw(st.sampled_from(FAST_VERSIONS))
+    name = data.draw(st.sampled_from(MESSAGE_NAMES))
+    cls = spec.CLASSES[name]
+    shapes._SHAPES.clear()
+    shapes._budget[1] = -1000
+    sent = data.draw(st.lists(structures(name, version, False), max_size=2))
+    sent += [jms_message(cls, seq=i) for i in range(1, 4)]
+    client, _ = parsers(fast_format(version))
+    broker_in, _ = parsers(fast_format(version))
+    messages = broker_in.feed(b"".join(client.encode(m) for m in sent))
+    conns = []
+    for _ in range(data.draw(st.integers(2, 4))):
+        wf = fast_format(version, cache_size=data.draw(st.sampled_from([1024, 103, 105])))
+        fast, slow = parsers(wf)
+        for i in data.draw(st.lists(st.integers(0, 30), max_size=6)):  # warm the cache its own way
+            filler = spec.ConsumerControl(consumer_id=spec.ConsumerId(connection_id="ID:w", value=i))
+            assert fast.encode(filler) == slow.encode(filler)
+        conns.append((fast, slow))
+    memos: list[dict[Any, Any]] = [{} for _ in messages]
+    consumers = [spec.ConsumerId(connection_id="ID:c", session_id=1, value=v) for v in (1, 2)]
+    for _ in range(data.draw(st.integers(1, 12))):
+        fast, slow = conns[data.draw(st.integers(0, len(conns) - 1))]
+        i = data.draw(st.integers(0, len(messages) - 1))
+        m = messages[i]
+        cid = data.draw(st.sampled_from(consumers))
+        dest = data.draw(st.sampled_from([QUEUE, spec.ActiveMQTopic(physical_name="t.1"), m.destination]))
+        user = data.draw(st.sampled_from([None, "bench"]))
+        count = data.draw(st.sampled_from([0, 1]))
+        in_time = data.draw(st.sampled_from([0, 1_764_000_000_123]))
+        out = cls(**dict(m.items()))
+        out.command_id, out.response_required, out.transaction_id = 0, False, None
+        out.destination, out.user_id, out.redelivery_counter, out.broker_in_time = dest, user, count, in_time
+        expect = slow.encode(
+            spec.MessageDispatch(consumer_id=cid, destination=dest, message=out, redelivery_counter=count)
+        )
+        got = fastpath.shared_dispatch_frame(fast, memos[i], cid, m, count, dest, user, in_time)
+        assert got == expect
+
+
+def test_shared_dispatch_frame_is_reused_across_connections() -> None:
+    m = jms_message(spec.ActiveMQBytesMessage)
+    cid = spec.ConsumerId(connection_id="ID:c", session_id=1, value=1)
+    memo: dict[Any, Any] = {}
+    frames = []
+    for _ in range(3):
+        fast, _ = parsers(fast_format())
+        fastpath.dispatch_frame(fast, cid, m, 0, QUEUE, None, 5)  # the cache now holds every value
+        frames.append(fastpath.shared_dispatch_frame(fast, memo, cid, m, 0, QUEUE, None, 5))
+    assert frames[0] == frames[1] == frames[2]
+    assert frames[1] is frames[0] and frames[2] is frames[0]
+
+
 EXTRAS = st.fixed_dictionaries(
     {},
     optional={

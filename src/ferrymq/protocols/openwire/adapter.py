@@ -239,11 +239,14 @@ class OpenWireAdapter(ProtocolAdapter):
         ):
             return
         try:
-            self._out.append(self.parser.encode(cmd))
+            frame = self.parser.encode(cmd)
         except OpenWireCodecError as e:
             self.ctx.log.warning("openwire: cannot encode %s: %s", type(cmd).__name__, e)
             return
-        self.ctx.request_flush()
+        out = self._out
+        out.append(frame)
+        if len(out) == 1:  # otherwise a flush is already due (``data_to_send`` empties it)
+            self.ctx.request_flush()
 
     def _respond(self, cmd: DataStructure) -> None:
         if cmd.response_required:
@@ -252,8 +255,10 @@ class OpenWireAdapter(ProtocolAdapter):
     def _send_response(self, correlation_id: int) -> None:
         parser = self.parser
         if parser.fast_write:
-            self._out.append(fastpath.response_frame(parser, correlation_id))
-            self.ctx.request_flush()
+            out = self._out
+            out.append(fastpath.response_frame(parser, correlation_id))
+            if len(out) == 1:
+                self.ctx.request_flush()
         else:
             self._send(spec.Response(correlation_id=correlation_id))
 
@@ -892,22 +897,41 @@ class OpenWireAdapter(ProtocolAdapter):
             self._pending_add(cons, native.message_id, d)
             in_time = int(msg.broker_in_time) if msg.broker_in_time else 0
             dest = mapping.dest_struct(msg.destination)
-            self._fast_dispatch(cons, native, d.delivery_count, dest, msg.user_id, in_time)
+            memo = _dispatch_memo(msg) if d.subscription.topic else None
+            self._fast_dispatch(cons, native, d.delivery_count, dest, msg.user_id, in_time, memo)
             return
         base = mapping.from_core(msg)
         self._pending_add(cons, base.message_id, d)
-        self._dispatch(cons, base, d.delivery_count)
+        self._dispatch(cons, base, d.delivery_count, _dispatch_memo(msg) if d.subscription.topic else None)
 
     def _fast_dispatch(
-        self, cons: OpenWireConsumer, m: DataStructure, count: int, dest: Any, user_id: Any, in_time: int
+        self,
+        cons: OpenWireConsumer,
+        m: DataStructure,
+        count: int,
+        dest: Any,
+        user_id: Any,
+        in_time: int,
+        memo: dict[Any, Any] | None = None,
     ) -> None:
+        """One MessageDispatch frame; ``memo`` (a message's, for one dispatched to several
+        consumers) shares the frames of connections whose marshal caches agree."""
         try:
-            frame = fastpath.dispatch_frame(self.parser, cons.consumer_id, m, count, dest, user_id, in_time)
+            if memo is None:
+                frame = fastpath.dispatch_frame(
+                    self.parser, cons.consumer_id, m, count, dest, user_id, in_time
+                )
+            else:
+                frame = fastpath.shared_dispatch_frame(
+                    self.parser, memo, cons.consumer_id, m, count, dest, user_id, in_time
+                )
         except OpenWireCodecError as e:
             self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
             return
-        self._out.append(frame)
-        self.ctx.request_flush()
+        out = self._out
+        out.append(frame)
+        if len(out) == 1:
+            self.ctx.request_flush()
 
     def _pending_add(self, cons: OpenWireConsumer, mid: Any, d: Delivery) -> None:
         pending = cons.pending
@@ -924,9 +948,11 @@ class OpenWireAdapter(ProtocolAdapter):
             if len(cons.subs) > 1:
                 self._refresh_credit(cons)
 
-    def _dispatch(self, cons: OpenWireConsumer, base: DataStructure, count: int) -> None:
+    def _dispatch(
+        self, cons: OpenWireConsumer, base: DataStructure, count: int, memo: dict[Any, Any] | None = None
+    ) -> None:
         if type(base) in _FAST_MESSAGE_TYPES and self.parser.fast_write and self._state != "closing":
-            self._fast_dispatch(cons, base, count, base.destination, base.user_id, base.broker_in_time)
+            self._fast_dispatch(cons, base, count, base.destination, base.user_id, base.broker_in_time, memo)
             return
         msg = mapping.for_delivery(base, count)
         self._send(
@@ -1066,6 +1092,16 @@ class OpenWireAdapter(ProtocolAdapter):
 
 _MESSAGE_TYPES = frozenset(mapping.MESSAGE_TYPES)
 _MessageAck = spec.MessageAck
+#: encode_cache key of a message's dispatch frames (see ``fastpath.shared_dispatch_frame``)
+_MEMO_KEY = "openwire-dispatch"
+
+
+def _dispatch_memo(msg: Any) -> dict[Any, Any]:
+    cache = msg.encode_cache
+    memo = cache.get(_MEMO_KEY)
+    if memo is None:
+        memo = cache[_MEMO_KEY] = {}
+    return memo  # type: ignore[no-any-return]
 
 
 def _mkey(mid: DataStructure) -> Any:

@@ -32,12 +32,27 @@ from typing import Any
 
 from . import codec, shapes, spec
 from .codec import FAST_READERS, FAST_WRITERS, WireFormat, _In
-from .fastwrite import MESSAGE_CLASSES, WRITERS, dispatch_frame, message_frame, response_frame
+from .fastwrite import (
+    MESSAGE_CLASSES,
+    WRITERS,
+    dispatch_frame,
+    message_frame,
+    response_frame,
+    shared_dispatch_frame,
+)
 from .props import decode_mutf8
 from .shapes import _SHAPES, NO_SHAPE
 from .spec import DataStructure
 
-__all__ = ["FALLBACK", "install", "dispatch_frame", "message_frame", "response_frame", "MESSAGE_CLASSES"]
+__all__ = [
+    "FALLBACK",
+    "install",
+    "dispatch_frame",
+    "shared_dispatch_frame",
+    "message_frame",
+    "response_frame",
+    "MESSAGE_CLASSES",
+]
 
 FALLBACK: Any = codec.FAST_FALLBACK
 

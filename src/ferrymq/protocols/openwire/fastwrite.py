@@ -19,7 +19,14 @@ from . import codec, spec
 from .codec import OpenWireParser, WireFormat, _MarshalCache, _Out
 from .spec import DataStructure, OpenWireCodecError
 
-__all__ = ["MESSAGE_CLASSES", "dispatch_frame", "message_frame", "response_frame", "WRITERS"]
+__all__ = [
+    "MESSAGE_CLASSES",
+    "dispatch_frame",
+    "shared_dispatch_frame",
+    "message_frame",
+    "response_frame",
+    "WRITERS",
+]
 
 _I8 = struct.Struct(">b")
 _I16 = struct.Struct(">h")
@@ -654,6 +661,95 @@ def dispatch_frame(
     if size > wf.max_frame_size:
         raise OpenWireCodecError(f"frame of {size} bytes exceeds {wf.max_frame_size}", fatal=False)
     return _p32(size) + bytes((spec.MESSAGE_DISPATCH, n)) + bb.to_bytes(n, "little") + buf
+
+
+#: frames kept per message by :func:`shared_dispatch_frame` (all dropped past it)
+MEMO_SIZE = 8
+
+
+def _cache_key(v: Any) -> Any:
+    if v is None:
+        return None
+    k = getattr(v, "_kc", None)
+    return k if k is not None else v._key()
+
+
+#: ``memo`` entry holding the cache keys of a message's own cached values
+_KEYS = "keys"
+
+
+def _message_keys(m: Any) -> tuple[Any, ...]:
+    """The marshal-cache keys of the cached values a dispatch of ``m`` writes besides the
+    consumer id and destination (None for a null value: the null slot), or ``()`` when its
+    message id is not a MessageId."""
+    mid = m.message_id
+    if type(mid) is not _MessageId:
+        return ()
+    values = (
+        m.producer_id,
+        None,  # transaction_id
+        m.original_destination,
+        mid.producer_id,
+        m.original_transaction_id,
+        m.target_consumer_id,
+    )
+    return tuple(_cache_key(v) for v in values)
+
+
+def shared_dispatch_frame(
+    parser: OpenWireParser,
+    memo: dict[Any, Any],
+    consumer_id: Any,
+    m: Any,
+    redelivery_counter: int,
+    destination: Any,
+    user_id: str | None,
+    broker_in_time: int,
+) -> bytes:
+    """:func:`dispatch_frame` (command id 0) for a message dispatched to several consumers,
+    with ``memo``, a dict kept with the message, remembering the frames made for it.
+
+    With the marshal cache on, a dispatch's bytes depend on the connection only through the
+    cache slots it writes: when every cached value of the dispatch (the consumer id, the
+    destination, the message's producer, transaction, original destination and transaction,
+    target consumer and its id's producer) is in this connection's cache, the frame is a
+    function of those slots, the format and the per-delivery values, and a lookup that hits
+    changes nothing in the cache. Such a frame is kept under that key and given to every
+    dispatch of the same message with the same key (the consumers of one topic, whose
+    connections usually fill their caches alike); anything else is encoded as usual."""
+    cache = parser._out_cache
+    assert cache is not None and parser._fast_write is not None
+    index = cache.index
+    if len(index) > cache.limit:
+        cache.sweep()
+    keys = memo.get(_KEYS)
+    if keys is None:
+        keys = memo[_KEYS] = _message_keys(m)
+    key: Any = None
+    if keys:
+        get = index.get
+        slots = (get(_cache_key(consumer_id)), get(_cache_key(destination)), *map(get, keys))
+        if None not in slots:
+            wf = parser._wf
+            key = (
+                slots,
+                redelivery_counter,
+                user_id,
+                broker_in_time,
+                wf.version,
+                wf.size_prefix_disabled,
+                wf.max_frame_size,
+            )
+            frame = memo.get(key)
+            if frame is not None:
+                return frame  # type: ignore[no-any-return]
+    frame = dispatch_frame(parser, consumer_id, m, redelivery_counter, destination, user_id, broker_in_time)
+    if key is not None:
+        if len(memo) > MEMO_SIZE:
+            memo.clear()
+            memo[_KEYS] = keys
+        memo[key] = frame
+    return frame
 
 
 def message_frame(parser: OpenWireParser, m: Any) -> bytes:
