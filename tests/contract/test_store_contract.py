@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import uvloop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,10 +59,13 @@ class Backend(Protocol):
 
 
 def run(coro_fn: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 20.0) -> Any:
+    """Run on uvloop, the broker's event loop."""
+
     async def main() -> Any:
         return await asyncio.wait_for(coro_fn(), timeout)
 
-    return asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main())
 
 
 def wait(c: Completion) -> asyncio.Future[Any]:
@@ -778,6 +782,20 @@ def test_a_large_batch_is_written_in_multi_row_statements_with_every_outcome(bac
         assert ids(rec, Q1) == [m.message_id for m in old[100:]]
         assert ids(rec, Q2) == [m.message_id for m in new]
         assert rec.refs[Q2][5].delivery_count == 4
+        await store.close()
+
+    run(body)
+
+
+def test_a_multi_megabyte_message_is_stored(backend: Backend) -> None:
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        big = msg(os.urandom(5 * 1024 * 1024))
+        await wait(store.submit([AddMessage(big), AddRef(Q1, big.message_id)]))
+        store, rec = await reopen(backend, store)
+        (r,) = rec.refs[Q1]
+        assert r.message.body == big.body
         await store.close()
 
     run(body)
