@@ -82,6 +82,11 @@ class _Source:
         #: the last MessageId read at a constant place: (depth, moves, first byte offset, byte
         #: count, its boolean bits, their count)
         self.last_id: tuple[int, int, int, int, int, int] | None = None
+        #: fixed-size values read since ``pos`` last moved: (offset, struct code, size, variable),
+        #: unpacked by one call inserted at line ``group_at`` (see :meth:`fixed`)
+        self.group: list[tuple[int, str, int, str]] = []
+        self.group_at = 0
+        self.nvars = 0
         self.ns: dict[str, Any] = {
             "_new": object.__new__,
             "_set": object.__setattr__,
@@ -109,63 +114,82 @@ class _Source:
     def emit(self, line: str) -> None:
         self.lines.append("    " + line)
 
+    def fixed(self, code: str, size: int) -> str:
+        """The variable that holds the fixed-size value (struct ``code``) at the current
+        offset: every such value up to the next move of ``pos`` comes from one
+        ``unpack_from`` call, put before the first line that uses one of them."""
+        if not self.group:
+            self.group_at = len(self.lines)
+        var = f"u{self.nvars}"
+        self.nvars += 1
+        self.group.append((self.off, code, size, var))
+        self.off += size
+        return var
+
+    def flush(self) -> None:
+        """Insert the ``unpack_from`` of the values :meth:`fixed` gave out since the last one
+        (before ``pos`` moves, and at the end)."""
+        group = self.group
+        if not group:
+            return
+        first = at = group[0][0]
+        fmt = ">"
+        for off, code, size, _var in group:
+            if off > at:
+                fmt += f"{off - at}x"
+            fmt += code
+            at = off + size
+        names = ", ".join(var for *_, var in group)
+        fn = self.name("_S", struct.Struct(fmt).unpack_from)
+        self.lines.insert(self.group_at, f"    ({names},) = {fn}(data, pos + {first})")
+        self.group = []
+
     def value(self, f: spec.FieldSpec, depth: int) -> str:
         """Source that leaves field ``f``'s value in ``v`` (or a constant expression)."""
         kind = f.kind
-        off = self.off
         if kind is Kind.BOOLEAN:
             return "True" if self.bit() else "False"
         if kind is Kind.BYTE:
-            self.emit(f"v = data[pos + {off}]")
-            self.off += 1
-            return "(v - 256 if v > 127 else v)"
+            return self.fixed("b", 1)
         if kind is Kind.INT:
-            self.emit(f"(v,) = _i32(data, pos + {off})")
-            self.off += 4
-            return "v"
+            return self.fixed("i", 4)
         if kind is Kind.LONG:
             b0, b1 = self.bit(), self.bit()
             if not b0 and not b1:
                 return "0"
-            fn, size = ("_i64", 8) if b0 and b1 else ("_u32", 4) if b0 else ("_u16", 2)
-            self.emit(f"(v,) = {fn}(data, pos + {off})")
-            self.off += size
-            return "v"
+            return self.fixed(*(("q", 8) if b0 and b1 else ("I", 4) if b0 else ("H", 2)))
         if kind is Kind.STRING:
             if not self.bit():
                 return "None"
-            if self.bit():
-                self.emit(f"p = pos + {off}")
-                self.emit("(n,) = _i16(data, p)")
-                self.emit("if n < 0: raise _Miss")
-                self.emit("pos = p + 2 + n")
-                self.emit("v = data[p + 2 : pos].decode('latin-1')")
-            else:
-                self.emit(f"p = pos + {off}")
-                self.emit("(n,) = _u16(data, p)")
-                self.emit("pos = p + 2 + n")
-                self.emit("v = _mutf8(data[p + 2 : pos])")
+            ascii_ = self.bit()
+            n = self.fixed("h" if ascii_ else "H", 2)
+            if ascii_:
+                self.emit(f"if {n} < 0: raise _Miss")
+            self.emit(f"p = pos + {self.off}")
+            self.emit(f"pos = p + {n}")
+            self.emit("v = data[p:pos].decode('latin-1')" if ascii_ else "v = _mutf8(data[p:pos])")
+            self.flush()
             self.off = 0
             self.moves += 1
             return "v"
         if kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
             if not self.bit():
                 return "None"
-            self.emit(f"p = pos + {off}")
-            self.emit("(n,) = _i32(data, p)")
-            self.emit("if n < 0: raise _Miss")
-            self.emit("pos = p + 4 + n")
-            self.emit("v = data[p + 4 : pos]")
+            n = self.fixed("i", 4)
+            self.emit(f"if {n} < 0: raise _Miss")
+            self.emit(f"p = pos + {self.off}")
+            self.emit(f"pos = p + {n}")
+            self.emit("v = data[p:pos]")
+            self.flush()
             self.off = 0
             self.moves += 1
             return "v"
         if kind is Kind.CACHED:
             if self.bit():
                 raise _NotCompiled  # the value is on the wire: read it the usual way
-            self.emit(f"(v,) = _i16(data, pos + {off})")
-            self.emit("if v < 0: raise _Miss")
-            self.emit("v = cache[v]")
-            self.off += 2
+            slot = self.fixed("h", 2)
+            self.emit(f"if {slot} < 0: raise _Miss")
+            self.emit(f"v = cache[{slot}]")
             if f.ref is not None:
                 ref = self.name("_R", spec.CLASSES[f.ref])
                 self.emit(f"if v is not None and not isinstance(v, {ref}): raise _Miss")
@@ -202,8 +226,7 @@ class _Source:
     def message_id(self, depth: int) -> str:
         """A nested MessageId (its presence bit read): built into ``m``."""
         cls = spec.MessageId
-        self.emit(f"if data[pos + {self.off}] != {cls.type_code}: raise _Miss")
-        self.off += 1
+        self.emit(f"if {self.fixed('B', 1)} != {cls.type_code}: raise _Miss")
         var = f"m{depth}"
         self.emit(f"{var} = _new({self.name('_C', cls)})")
         wire = set()
@@ -244,6 +267,7 @@ def _compile(cls: type[DataStructure], version: int, raw: bytes) -> Any:
             raise _NotCompiled
         expr = src.value(f, 0)
         src.emit(f"o.{f.name} = {expr}")
+    src.flush()
     src.emit(f"if pos + {src.off} != end: raise _Miss")
     if issubclass(cls, spec.Message):
         src.emit(f"o._wshape = {src.name('_W', WriterSlot(cls, version, raw))}")
@@ -282,7 +306,8 @@ class WriterSlot:
 
 
 class _WSource:
-    """Source of a shape writer: constant booleans are folded into runs."""
+    """Source of a shape writer: constant booleans are folded into runs, and fixed-size
+    values into one ``struct`` pack per run of them (up to the next variable-length field)."""
 
     def __init__(self, raw: bytes) -> None:
         self.bits = int.from_bytes(raw, "little")
@@ -290,11 +315,11 @@ class _WSource:
         self.run_bits = 0
         self.run_n = 0
         self.lines: list[str] = []
+        #: fixed-size values not written yet: (struct code, expression)
+        self.packs: list[tuple[str, str]] = []
+        self.nvars = 0
         self.ns: dict[str, Any] = {
-            "_p8": struct.Struct(">b").pack,
-            "_p16": struct.Struct(">h").pack,
             "_pu16": struct.Struct(">H").pack,
-            "_p32": struct.Struct(">i").pack,
             "_pu32": struct.Struct(">I").pack,
             "_p64": struct.Struct(">q").pack,
             "_mutf8": encode_mutf8,
@@ -321,9 +346,32 @@ class _WSource:
     def emit(self, line: str) -> None:
         self.lines.append("    " + line)
 
+    def var(self) -> str:
+        self.nvars += 1
+        return f"t{self.nvars}"
+
+    def put(self, code: str, expr: str) -> None:
+        """Write ``expr`` (struct ``code``) with the fixed-size values around it; ``expr``
+        must keep its value until :meth:`dump`."""
+        self.packs.append((code, expr))
+
+    def dump(self) -> None:
+        """Write the fixed-size values :meth:`put` since the last dump, in one pack."""
+        if self.packs:
+            fmt = ">" + "".join(code for code, _ in self.packs)
+            fn = self.name("_P", struct.Struct(fmt).pack)
+            self.emit(f"buf += {fn}({', '.join(expr for _, expr in self.packs)})")
+            self.packs = []
+
+    def name(self, prefix: str, value: Any) -> str:
+        n = f"{prefix}{len(self.ns)}"
+        self.ns[n] = value
+        return n
+
     def long(self, expr: str) -> None:
         """A long whose size class may differ from the shape's: written in full."""
         self.flush()
+        self.dump()
         self.emit(f"v = {expr}")
         self.emit("if type(v) is not int or not -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF: return None")
         self.emit("u = v & _M64")
@@ -336,6 +384,7 @@ class _WSource:
         """A string whose null-ness may differ from the shape's: written in full (ASCII or
         the general writer)."""
         self.flush()
+        self.dump()
         self.emit(f"v = {expr}")
         self.emit("if v is None: bn += 1")
         self.emit("elif type(v) is str and v.isascii() and '\\x00' not in v and len(v) < 0x7FFF:")
@@ -348,16 +397,16 @@ class _WSource:
         ref = f"{obj}.{name}"
         top = obj == "m"
         if top and name == "command_id":
-            self.emit("buf += b'\\x00\\x00\\x00\\x00'")
+            self.put("i", "0")
         elif top and name == "response_required":
             self.inbit()
             self.const(0)
         elif kind is Kind.BOOLEAN:
             self.const(self.inbit())
         elif kind is Kind.BYTE:
-            self.emit(f"buf += _p8({ref})")
+            self.put("b", ref)
         elif kind is Kind.INT:
-            self.emit(f"buf += _p32({'redelivery_counter' if top and name == 'redelivery_counter' else ref})")
+            self.put("i", "redelivery_counter" if top and name == "redelivery_counter" else ref)
         elif kind is Kind.LONG:
             b0, b1 = self.inbit(), self.inbit()
             if top and name == "broker_in_time":
@@ -365,20 +414,20 @@ class _WSource:
                 return
             self.const(b0)
             self.const(b1)
-            if b0 and b1:  # canonical only when it does not fit 32 unsigned bits
-                self.emit(f"v = {ref}")
-                self.emit("if 0 <= v <= 0xFFFFFFFF: return None")
-                self.emit("buf += _p64(v)")
-            elif b0:
-                self.emit(f"v = {ref}")
-                self.emit("if not 0xFFFF < v <= 0xFFFFFFFF: return None")
-                self.emit("buf += _pu32(v)")
-            elif b1:
-                self.emit(f"v = {ref}")
-                self.emit("if not 0 < v <= 0xFFFF: return None")
-                self.emit("buf += _pu16(v)")
-            else:
+            if not b0 and not b1:
                 self.emit(f"if {ref} != 0: return None")
+                return
+            t = self.var()
+            self.emit(f"{t} = {ref}")
+            if b0 and b1:  # canonical only when it does not fit 32 unsigned bits
+                self.emit(f"if 0 <= {t} <= 0xFFFFFFFF: return None")
+                self.put("q", t)
+            elif b0:
+                self.emit(f"if not 0xFFFF < {t} <= 0xFFFFFFFF: return None")
+                self.put("I", t)
+            else:
+                self.emit(f"if not 0 < {t} <= 0xFFFF: return None")
+                self.put("H", t)
         elif kind is Kind.STRING:
             present = self.inbit()
             ascii_ = self.inbit() if present else 0
@@ -388,43 +437,51 @@ class _WSource:
             if not present:
                 self.const(0)
                 return
-            self.emit(f"v = {ref}")
+            t = self.var()
+            self.emit(f"{t} = {ref}")
+            self.const(1)
+            self.const(ascii_)
             if ascii_:
-                self.const(1)
-                self.const(1)
-                self.emit("if not v.isascii() or '\\x00' in v or len(v) >= 0x7FFF: return None")
-                self.emit("buf += _pu16(len(v)); buf += v.encode('ascii')")
+                self.emit(f"if not {t}.isascii() or '\\x00' in {t} or len({t}) >= 0x7FFF: return None")
+                self.put("H", f"len({t})")
+                self.dump()
+                self.emit(f"buf += {t}.encode('ascii')")
             else:
-                self.const(1)
-                self.const(0)
-                self.emit("if v.isascii() and '\\x00' not in v: return None")
-                self.emit("e = _mutf8(v)")
-                self.emit("if len(e) > 0xFFFF: return None")
-                self.emit("buf += _pu16(len(e)); buf += e")
+                self.emit(f"if {t}.isascii() and '\\x00' not in {t}: return None")
+                self.emit(f"{t} = _mutf8({t})")
+                self.emit(f"if len({t}) > 0xFFFF: return None")
+                self.put("H", f"len({t})")
+                self.dump()
+                self.emit(f"buf += {t}")
         elif kind is Kind.BYTES or kind is Kind.BYTE_SEQUENCE:
             present = self.inbit()
             self.const(present)
             if present:
-                self.emit(f"v = {ref}")
-                self.emit("buf += _p32(len(v)); buf += v")
+                t = self.var()
+                self.emit(f"{t} = {ref}")
+                self.put("i", f"len({t})")
+                self.dump()
+                self.emit(f"buf += {t}")
         elif kind is Kind.CACHED:
             if self.inbit():
                 raise _NotCompiled  # pragma: no cover - readers compile all-hit shapes only
             self.const(0)
             if top and name == "transaction_id":
                 self.emit("if pnone is None: return None")
-                self.emit("buf += _p16(pnone)")
+                self.put("h", "pnone")
                 return
-            self.emit(f"v = {'destination' if top and name == 'destination' else ref}")
-            self.emit("slot = pnone if v is None else index.get(v._kc or v._key())")
-            self.emit("if slot is None: return None")
-            self.emit("buf += _p16(slot)")
+            t = self.var()
+            v = "destination" if top and name == "destination" else ref
+            self.emit(f"{t} = {v}")
+            self.emit(f"{t} = pnone if {t} is None else index.get({t}._kc or {t}._key())")
+            self.emit(f"if {t} is None: return None")
+            self.put("h", t)
         elif kind is Kind.NESTED and f.ref == "MessageId":
             present = self.inbit()
             self.const(present)
             if present:
                 self.emit(f"mm = {ref}")
-                self.emit(f"buf.append({spec.MESSAGE_ID})")
+                self.put("B", str(spec.MESSAGE_ID))
                 for g in spec.fields_for(spec.MESSAGE_ID, self.version):
                     self.field(g, "mm")
         elif kind in (Kind.NESTED, Kind.OBJECT_ARRAY, Kind.THROWABLE):
@@ -444,6 +501,7 @@ def _compile_writer(cls: type[DataStructure], version: int, raw: bytes) -> Any:
     for f in spec.fields_for(cls.type_code, version):
         src.field(f, "m")
     src.flush()
+    src.dump()
     src.emit("return bb, bn")
     text = (
         "def write(m, buf, bb, bn, index, destination, user_id, redelivery_counter, broker_in_time):\n"
