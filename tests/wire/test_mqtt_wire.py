@@ -296,3 +296,50 @@ def test_websocket_accepts_any_path_and_refuses_unknown_subprotocols(broker: Bro
             assert ws.subprotocol == "mqtt"
     with pytest.raises(Exception):  # noqa: B017 - the handshake is refused with HTTP 400
         connect(f"ws://127.0.0.1:{broker.ports['ws']}/", subprotocols=["amqp"])  # type: ignore[list-item]
+
+
+def test_qos2_packet_ids_of_a_persistent_session_survive_kill_9(tmp_path: Path) -> None:
+    """Clean session 0: a PUBLISH answered with PUBREC and a PUBREL awaiting its PUBCOMP are
+    remembered across a kill -9, so the re-sent PUBLISH is not routed twice and the PUBREL is
+    sent again (MQTT 3.1.1 4.3.3, 4.4)."""
+    b = BrokerProcess(tmp_path / "data", ("mqtt",)).start()
+    try:
+        topic = f"q2k9/{cid()}"
+        sub = Raw(b, "tcp")
+        sub.connect("q2k9-sub", clean_session=False)
+        sub.send(encode(Subscribe(1, [(topic, 2)])))
+        sub.expect()
+        pub = Raw(b, "tcp")
+        pub.connect("q2k9-pub", clean_session=False)
+        pub.send(encode(Publish(topic, b"exactly", 2, packet_id=9)))
+        assert pub.expect()[0] == PubRec(9)  # the broker owns the message; PUBREL not sent yet
+        (p,) = sub.expect()
+        assert isinstance(p, Publish) and p.qos == 2 and p.packet_id is not None
+        sub.send(encode(PubRec(p.packet_id)))
+        assert sub.expect()[0] == PubRel(p.packet_id)  # PUBCOMP not sent yet
+        time.sleep(0.2)
+        b.kill()
+        b.start()
+        pub = Raw(b, "tcp")
+        assert pub.connect("q2k9-pub", clean_session=False).session_present
+        pub.send(encode(Publish(topic, b"exactly", 2, dup=True, packet_id=9)))
+        assert pub.expect()[0] == PubRec(9)
+        pub.send(encode(PubRel(9)))
+        assert pub.expect()[0] == PubComp(9)
+        sub = Raw(b, "tcp")
+        assert sub.connect("q2k9-sub", clean_session=False).session_present
+        assert sub.expect()[0] == PubRel(p.packet_id)  # sent again on reconnect
+        sub.send(encode(PubComp(p.packet_id)))
+        assert not sub.closed(0.5)
+        assert sub.packets == []  # the duplicate PUBLISH was not routed again
+        # the packet id is free again: a new message with it is routed
+        pub.send(encode(Publish(topic, b"next", 2, packet_id=9)))
+        assert pub.expect()[0] == PubRec(9)
+        pub.send(encode(PubRel(9)))
+        assert pub.expect()[0] == PubComp(9)
+        (q,) = sub.expect()
+        assert isinstance(q, Publish) and q.payload == b"next"
+        sub.close()
+        pub.close()
+    finally:
+        b.kill()

@@ -515,6 +515,15 @@ class Broker:
             return DONE
         return self.store.submit(ops)
 
+    def store_meta(self, namespace: str, key: str, value: bytes | None) -> Completion:
+        """Keep (``None``: forget) a protocol's small piece of state across restarts; the
+        completion resolves once it is durable. Read back with :meth:`take_recovered_meta`."""
+        return self.store.submit([PutMeta(namespace, key, value)])
+
+    def take_recovered_meta(self, namespace: str, key: str) -> bytes | None:
+        """The value :meth:`store_meta` left under ``key`` before the restart, once."""
+        return self.recovered_meta.get(namespace, {}).pop(key, None)
+
     def defer_ops(self, ops: list[StoreOp]) -> None:
         """Fire-and-forget store ops (auto-ack removals, metadata): one submit per tick."""
         if not ops:

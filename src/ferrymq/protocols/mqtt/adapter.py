@@ -16,6 +16,7 @@ per client id for the life of the broker process.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import time
@@ -94,14 +95,39 @@ def _pid_packet(b0: int, pid: int) -> bytes:
     return bytes((b0, 2, pid >> 8, pid & 0xFF))
 
 
+#: store meta namespace of the QoS 2 packet ids of clean-session-0 clients (key: client id)
+STATE_NS = "mqtt.session"
+
+
 class SessionState:
-    """Packet-identifier state of one client id that outlives a connection (QoS 2)."""
+    """Packet-identifier state of one client id that outlives a connection (QoS 2).
+
+    For clean session 0 it is also kept in the store, so that it outlives the broker."""
 
     __slots__ = ("inbound_qos2", "awaiting_pubcomp")
 
     def __init__(self) -> None:
         self.inbound_qos2: set[int] = set()  # PUBLISH received, PUBREL not yet
         self.awaiting_pubcomp: set[int] = set()  # PUBREL sent, PUBCOMP not yet
+
+    def __bool__(self) -> bool:
+        return bool(self.inbound_qos2 or self.awaiting_pubcomp)
+
+    def encode(self) -> bytes | None:
+        if not self:
+            return None
+        return json.dumps({"in": sorted(self.inbound_qos2), "out": sorted(self.awaiting_pubcomp)}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> SessionState:
+        st = cls()
+        try:
+            d = json.loads(raw)
+            st.inbound_qos2 = {int(x) for x in d.get("in", ())}
+            st.awaiting_pubcomp = {int(x) for x in d.get("out", ())}
+        except (ValueError, TypeError, AttributeError) as e:
+            log.warning("mqtt: ignoring an unreadable stored session state: %s", e)
+        return st
 
 
 #: broker -> client id -> session state (clean session 0 clients only)
@@ -314,7 +340,9 @@ class MqttAdapter(ProtocolAdapter):
         sessions = _SESSIONS.setdefault(broker, {})
         durables = [d for d in broker.durable_subscriptions_of(cid) if d[0].startswith(QOS_NAMES)]
         if self.clean_session:
-            sessions.pop(cid, None)
+            old = sessions.pop(cid, None)
+            if broker.take_recovered_meta(STATE_NS, cid) is not None or old:
+                broker.store_meta(STATE_NS, cid, None)
             for name, *_ in durables:
                 try:
                     broker.remove_durable(cid, name)
@@ -324,9 +352,10 @@ class MqttAdapter(ProtocolAdapter):
         else:
             state = sessions.get(cid)
             if state is None:
-                state = sessions[cid] = SessionState()
+                raw = broker.take_recovered_meta(STATE_NS, cid)
+                state = sessions[cid] = SessionState.decode(raw) if raw is not None else SessionState()
             self.state = state
-            present = bool(durables) or bool(state.inbound_qos2) or bool(state.awaiting_pubcomp)
+            present = bool(durables) or bool(state)
         self._connack(0, present)
         if c.keep_alive:
             self._recv_timeout = c.keep_alive * KEEP_ALIVE_GRACE
@@ -448,15 +477,27 @@ class MqttAdapter(ProtocolAdapter):
             self._reply(done, _pid_packet(0x40, pid))
         else:
             self.state.inbound_qos2.add(pid)
-            self._reply(done, _pid_packet(0x50, pid))
+            # PUBREC once both the message and the packet id are durable
+            self._reply(Completion.all([done, self._save_state()]), _pid_packet(0x50, pid))
 
     def _check_stored(self, c: Completion) -> None:
         if not c.ok:
             self._fail(f"could not store a message: {c.error}")
 
+    def _save_state(self) -> Completion:
+        """Store the session's packet ids (clean session 0); resolves once durable."""
+        if self.clean_session or not self.client_id:
+            return DONE
+        return self.broker.store_meta(STATE_NS, self.client_id, self.state.encode())
+
     def on_pubrel(self, p: PubRel) -> None:
-        self.state.inbound_qos2.discard(p.packet_id)
-        self._reply(Completion.done(), _pid_packet(0x70, p.packet_id))
+        inbound = self.state.inbound_qos2
+        if p.packet_id in inbound:
+            inbound.discard(p.packet_id)
+            # PUBCOMP frees the id for the client: not before the broker forgot it for good
+            self._reply(self._save_state(), _pid_packet(0x70, p.packet_id))
+        else:
+            self._reply(DONE, _pid_packet(0x70, p.packet_id))
 
     def on_puback(self, p: PubAck) -> None:
         # the connected path (_run) batches PUBACKs; this one serves packets queued while
@@ -470,16 +511,23 @@ class MqttAdapter(ProtocolAdapter):
     def on_pubrec(self, p: PubRec) -> None:
         pid = p.packet_id
         entry = self._inflight.get(pid)
-        if entry is not None and entry[2] == 2:
+        if entry is not None and entry[2] != 2:
+            return
+        awaiting = self.state.awaiting_pubcomp
+        if pid not in awaiting:
+            awaiting.add(pid)
+            # submitted before the message's removal: never the removal without the id
+            self._save_state()
+        if entry is not None:
             del self._inflight[pid]
             self._settle(entry)
-        elif entry is not None:
-            return
-        self.state.awaiting_pubcomp.add(pid)
         self._out.append(_pid_packet(0x62, pid))
 
     def on_pubcomp(self, p: PubComp) -> None:
-        self.state.awaiting_pubcomp.discard(p.packet_id)
+        awaiting = self.state.awaiting_pubcomp
+        if p.packet_id in awaiting:
+            awaiting.discard(p.packet_id)
+            self._save_state()
 
     def _settle(self, entry: tuple[MqttSubscription, int, int]) -> None:
         ms, tag, _ = entry
