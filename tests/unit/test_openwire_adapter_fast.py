@@ -180,3 +180,29 @@ def test_a_run_of_auto_acks_settles_everything() -> None:
 def test_a_run_after_a_delivered_ack_refreshes_credit() -> None:
     script = [("delivered", 5, False, "none")] + [("standard", i, False, "same") for i in range(3)]
     assert run_script(script, together=True) == run_script(script, together=False)
+
+
+def test_a_message_without_an_id_is_dispatched() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        broker = Broker(SQLiteStore(tempfile.mkdtemp() + "/s.db", loop=loop), LoopClock(loop))
+        await broker.start()
+        try:
+            prod, cons = Client(broker, "p"), Client(broker, "c")
+            dest = spec.ActiveMQQueue(physical_name="q")
+            cid = spec.ConsumerId(connection_id=cons.conn.value, session_id=1, value=1)
+            cons.adapter.receive_data(
+                cons.encode(spec.ConsumerInfo(consumer_id=cid, destination=dest, prefetch_size=5))
+            )
+            pid = spec.ProducerId(connection_id=prod.conn.value, session_id=1, value=1)
+            for _ in range(2):
+                m = spec.ActiveMQBytesMessage(producer_id=pid, destination=dest, content=b"\0\0\0\1x")
+                prod.adapter.receive_data(prod.encode(m))
+            cons.pump()
+            got = [c for c in cons.got if type(c) is spec.MessageDispatch]
+            assert len(got) == 2 and all(c.message.message_id is None for c in got)
+            assert len(cons.adapter.consumers[cid].pending) == 1  # both under the null id
+        finally:
+            await broker.stop()
+
+    asyncio.run(main())

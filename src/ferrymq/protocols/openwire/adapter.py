@@ -500,9 +500,10 @@ class OpenWireAdapter(ProtocolAdapter):
             targets = hit[1]
         else:
             targets = mapping.split_composite(dest)
-            if len(self._targets) >= _NAME_CACHE_LIMIT:
-                self._targets.clear()
-            self._targets[id(dest)] = (dest, targets)
+            if not any(d.path.startswith(ADVISORY_PREFIX) for d in targets):  # checked below
+                if len(self._targets) >= _NAME_CACHE_LIMIT:
+                    self._targets.clear()
+                self._targets[id(dest)] = (dest, targets)
         reply_to = mapping.name_to_core(cmd.reply_to) if cmd.reply_to is not None else None
         tx = self._tx(cmd.transaction_id) if cmd.transaction_id is not None else None
         pid = cmd.producer_id
@@ -519,21 +520,33 @@ class OpenWireAdapter(ProtocolAdapter):
             session, producer = known[1], known[2]
         assert session is not None
         populate = getattr(self.broker, "populate_user_id", False)
-        completions = []
-        for dest in targets:
-            if dest.path.startswith(ADVISORY_PREFIX):
-                raise InvalidRequest(f"cannot send to the advisory topic {dest.path}")
-            msg = mapping.to_core(cmd, dest, reply_to)
+        if hit is not None and len(targets) == 1:
+            # one destination, known to be no advisory topic (the loop below, for one)
+            msg = mapping.to_core(cmd, targets[0], reply_to)
             if populate:
                 msg.user_id = None
             msg.producer_key = self.conn
-            part = session.send(msg, tx)
-            if part.held:  # producer flow control: stop reading until the broker takes it
+            c = session.send(msg, tx)
+            if c.held:  # producer flow control: stop reading until the broker takes it
                 self._held += 1
                 self._set_reading()
-                part.add_callback(self._held_done)
-            completions.append(part)
-        c = completions[0] if len(completions) == 1 else Completion.all(completions)
+                c.add_callback(self._held_done)
+        else:
+            completions = []
+            for dest in targets:
+                if dest.path.startswith(ADVISORY_PREFIX):
+                    raise InvalidRequest(f"cannot send to the advisory topic {dest.path}")
+                msg = mapping.to_core(cmd, dest, reply_to)
+                if populate:
+                    msg.user_id = None
+                msg.producer_key = self.conn
+                part = session.send(msg, tx)
+                if part.held:  # producer flow control: stop reading until the broker takes it
+                    self._held += 1
+                    self._set_reading()
+                    part.add_callback(self._held_done)
+                completions.append(part)
+            c = completions[0] if len(completions) == 1 else Completion.all(completions)
         if cmd.response_required:
             self._after(c, lambda r: self._send_done(cmd, r))
             return
@@ -744,8 +757,8 @@ class OpenWireAdapter(ProtocolAdapter):
                     cons = None  # nothing to settle
             if cons is not None:
                 last = cmd.last_message_id
-                k = last._kc
-                st = cons.pending.pop(k if k is not None else last._key(), None)
+                k = getattr(last, "_kc", None)
+                st = cons.pending.pop(k if k is not None else _mkey(last), None)
                 if st is not None:
                     sub, tag = st
                     tags = settled.get(sub)
@@ -834,8 +847,6 @@ class OpenWireAdapter(ProtocolAdapter):
     def _range(self, cons: OpenWireConsumer, last: Any) -> list[Any]:
         """The keys of every pending delivery up to and including ``last`` (cumulative
         acknowledgement)."""
-        if last is None:
-            return []
         target = cons.pending.get(_mkey(last))
         if target is None:
             return []
@@ -847,7 +858,7 @@ class OpenWireAdapter(ProtocolAdapter):
         return out
 
     def _delivered(self, cons: OpenWireConsumer, last: Any) -> None:
-        if cons.prefetch == 0 or last is None or _mkey(last) not in cons.pending:
+        if cons.prefetch == 0 or _mkey(last) not in cons.pending:
             return
         n = len(self._range(cons, last))
         if n > cons.extension:
@@ -894,7 +905,14 @@ class OpenWireAdapter(ProtocolAdapter):
         ):
             # the producer's own command, sent on with the broker's per-delivery values
             # (what mapping.from_core and for_delivery would set), encoded without copies
-            self._pending_add(cons, native.message_id, d)
+            k = getattr(native.message_id, "_kc", None)
+            if k is not None and not cons.pulling:  # what _pending_add does
+                pending = cons.pending
+                if k in pending:
+                    del pending[k]
+                pending[k] = (d.subscription, d.tag)
+            else:
+                self._pending_add(cons, native.message_id, d)
             in_time = int(msg.broker_in_time) if msg.broker_in_time else 0
             dest = mapping.dest_struct(msg.destination)
             memo = _dispatch_memo(msg) if d.subscription.topic else None
@@ -935,9 +953,7 @@ class OpenWireAdapter(ProtocolAdapter):
 
     def _pending_add(self, cons: OpenWireConsumer, mid: Any, d: Delivery) -> None:
         pending = cons.pending
-        k = mid._kc
-        if k is None:
-            k = mid._key()
+        k = _mkey(mid)
         if k in pending:
             del pending[k]
         pending[k] = (d.subscription, d.tag)
@@ -1104,10 +1120,12 @@ def _dispatch_memo(msg: Any) -> dict[Any, Any]:
     return memo  # type: ignore[no-any-return]
 
 
-def _mkey(mid: DataStructure) -> Any:
+def _mkey(mid: DataStructure | None) -> Any:
     """The key of a MessageId in ``OpenWireConsumer.pending`` (its cached ``_key()``: compared
-    and hashed as a plain tuple)."""
-    k = mid._kc
+    and hashed as a plain tuple; None for none)."""
+    if mid is None:
+        return None
+    k = getattr(mid, "_kc", None)
     return k if k is not None else mid._key()
 
 

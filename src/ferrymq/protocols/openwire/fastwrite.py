@@ -41,6 +41,10 @@ _p32 = _I32.pack
 _pu32 = _U32.pack
 _p64 = _I64.pack
 _M64 = 0xFFFF_FFFF_FFFF_FFFF
+#: a dispatch's command id, consumer id slot, destination slot and message type code
+_HEAD = struct.Struct(">ihhB").pack
+#: a frame's size, type code and one-byte boolean stream length
+_DISPATCH_HEAD = struct.Struct(">iBB").pack
 _LONG_MIN = -(1 << 63)
 _LONG_MAX = (1 << 63) - 1
 _MessageId = spec.MessageId
@@ -600,19 +604,29 @@ def dispatch_frame(
     if len(index) > cache.limit:
         cache.sweep()
     wf = parser._wf
-    buf = bytearray(_p32(command_id) if command_id else b"\x00\x00\x00\x00")
-    bb = 0
-    bn = 1  # response_required: False
-    for v in (consumer_id, destination):
-        slot = index.get((getattr(v, "_kc", None) or v._key()) if isinstance(v, DataStructure) else v)
-        if slot is None:
-            bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_cached, v, 0)
-        else:
-            bn += 1
-            buf += _p16(slot)
-    bb |= 1 << bn  # message present; the next bit (a cached marshalled form) stays clear
-    bn += 2
-    buf.append(m.type_code)
+    k = getattr(consumer_id, "_kc", None)
+    cslot = None if k is None else index.get(k)
+    k = getattr(destination, "_kc", None)
+    dslot = None if k is None else index.get(k)
+    if cslot is not None and dslot is not None and type(command_id) is int:
+        # both cache hits (the usual case): command id, two slots and the message's type code
+        buf = bytearray(_HEAD(command_id, cslot, dslot, m.type_code))
+        bb = 8  # response_required, the two "new value" bits: clear; message present: set
+        bn = 5  # ... and its "cached marshalled form" bit: clear
+    else:
+        buf = bytearray(_p32(command_id) if command_id else b"\x00\x00\x00\x00")
+        bb = 0
+        bn = 1  # response_required: False
+        for v in (consumer_id, destination):
+            slot = index.get((getattr(v, "_kc", None) or v._key()) if isinstance(v, DataStructure) else v)
+            if slot is None:
+                bb, bn = _slow_write(wf, cache, buf, bb, bn, codec._w_cached, v, 0)
+            else:
+                bn += 1
+                buf += _p16(slot)
+        bb |= 1 << bn  # message present; the next bit (a cached marshalled form) stays clear
+        bn += 2
+        buf.append(m.type_code)
     got = None
     try:
         ws = m._wshape  # the writer for the layout the shape reader saw
@@ -660,7 +674,7 @@ def dispatch_frame(
     size = 2 + n + len(buf)  # type byte, one-byte stream length, stream, data
     if size > wf.max_frame_size:
         raise OpenWireCodecError(f"frame of {size} bytes exceeds {wf.max_frame_size}", fatal=False)
-    return _p32(size) + bytes((spec.MESSAGE_DISPATCH, n)) + bb.to_bytes(n, "little") + buf
+    return _DISPATCH_HEAD(size, spec.MESSAGE_DISPATCH, n) + bb.to_bytes(n, "little") + buf
 
 
 #: frames kept per message by :func:`shared_dispatch_frame` (all dropped past it)

@@ -120,6 +120,12 @@ def dest_struct(dest: DestinationName) -> DataStructure:
     return out
 
 
+#: id(producer id) -> (its key, the JMSMessageID prefix of its messages): the producer ids of a
+#: connection's messages come from its marshal cache, the same object each time (its kept key
+#: is replaced when a field of it is assigned)
+_ID_PREFIXES: dict[int, tuple[Any, str]] = {}
+
+
 def message_id_text(mid: DataStructure | None) -> str | None:
     """The JMSMessageID ActiveMQ shows for a MessageId."""
     if mid is None:
@@ -129,7 +135,17 @@ def message_id_text(mid: DataStructure | None) -> str | None:
     p = mid.producer_id
     if p is None:
         return f"ID:unknown:{mid.producer_sequence_id}"
-    return f"{p.connection_id}:{p.session_id}:{p.value}:{mid.producer_sequence_id}"
+    seq = mid.producer_sequence_id
+    known = _ID_PREFIXES.get(id(p))
+    key = getattr(p, "_kc", None)
+    if known is not None and known[0] is key and key is not None and type(seq) is int:
+        return known[1] + str(seq)
+    prefix = f"{p.connection_id}:{p.session_id}:{p.value}:"
+    if key is not None:
+        if len(_ID_PREFIXES) >= 4096:
+            _ID_PREFIXES.clear()
+        _ID_PREFIXES[id(p)] = (key, prefix)
+    return f"{prefix}{seq}"
 
 
 # -- OpenWire -> core ------------------------------------------------------------------------
