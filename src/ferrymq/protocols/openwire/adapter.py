@@ -772,8 +772,19 @@ class OpenWireAdapter(ProtocolAdapter):
             if not pending:
                 break
             cmd = pending[0]
-            if type(cmd) is not _MessageAck or not _simple_ack(cmd):
+            # _simple_ack(cmd), inline
+            if type(cmd) is not _MessageAck or cmd.response_required or cmd.transaction_id is not None:
                 break
+            last = cmd.last_message_id
+            if last is None:
+                break
+            ack = cmd.ack_type
+            if ack != INDIVIDUAL_ACK:
+                if ack != STANDARD_ACK or cmd.message_count != 1:
+                    break
+                first = cmd.first_message_id
+                if not (first is last or first is None or _same_id(first, last)):
+                    break
             pending.popleft()
         for sub, tags in settled.items():
             sub.session.settle(sub, tags, ACCEPTED, None)

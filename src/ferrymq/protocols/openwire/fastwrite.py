@@ -693,21 +693,17 @@ _KEYS = "keys"
 
 
 def _message_keys(m: Any) -> tuple[Any, ...]:
-    """The marshal-cache keys of the cached values a dispatch of ``m`` writes besides the
-    consumer id and destination (None for a null value: the null slot), or ``()`` when its
-    message id is not a MessageId."""
+    """The distinct marshal-cache keys of the cached values a dispatch of ``m`` writes besides
+    the consumer id and destination (None for a null value: the null slot, always written for
+    the transaction id), or ``()`` when its message id is not a MessageId."""
     mid = m.message_id
     if type(mid) is not _MessageId:
         return ()
-    values = (
-        m.producer_id,
-        None,  # transaction_id
-        m.original_destination,
-        mid.producer_id,
-        m.original_transaction_id,
-        m.target_consumer_id,
-    )
-    return tuple(_cache_key(v) for v in values)
+    keys: dict[Any, None] = {None: None}  # transaction_id
+    for v in (m.producer_id, m.original_destination, mid.producer_id, m.original_transaction_id):
+        keys[_cache_key(v)] = None
+    keys[_cache_key(m.target_consumer_id)] = None
+    return tuple(keys)
 
 
 def shared_dispatch_frame(
@@ -742,7 +738,13 @@ def shared_dispatch_frame(
     key: Any = None
     if keys:
         get = index.get
-        slots = (get(_cache_key(consumer_id)), get(_cache_key(destination)), *map(get, keys))
+        ck = getattr(consumer_id, "_kc", None)
+        dk = getattr(destination, "_kc", None)
+        slots = (
+            get(ck if ck is not None else _cache_key(consumer_id)),
+            get(dk if dk is not None else _cache_key(destination)),
+            *map(get, keys),
+        )
         if None not in slots:
             wf = parser._wf
             key = (

@@ -46,6 +46,20 @@ class _NotCompiled(Exception):
     pass
 
 
+_TWINS: dict[type, type] = {}
+
+
+def twin(cls: type[DataStructure]) -> type[DataStructure]:
+    """A subclass of key-caching ``cls`` with the same layout and plain attribute assignment:
+    a reader fills an instance of it with ordinary (fast) slot stores, then assigns
+    ``__class__ = cls``; the object is then exactly what ``cls``'s own setters would leave."""
+    got = _TWINS.get(cls)
+    if got is None:
+        ns = {"__slots__": (), "__setattr__": object.__setattr__, "__module__": __name__}
+        got = _TWINS[cls] = type(f"_{cls.__name__}Twin", (cls,), ns)
+    return got
+
+
 def reader(cls: type[DataStructure], version: int, raw: bytes) -> Any:
     """The compiled reader ``read(data, pos, end, cache)`` for ``cls`` frames whose boolean
     stream is ``raw`` (``pos`` just after the stream), or :data:`NO_SHAPE`."""
@@ -228,23 +242,25 @@ class _Source:
         cls = spec.MessageId
         self.emit(f"if {self.fixed('B', 1)} != {cls.type_code}: raise _Miss")
         var = f"m{depth}"
-        self.emit(f"{var} = _new({self.name('_C', cls)})")
+        # built as its twin (plain slot stores), then given its own class
+        self.emit(f"{var} = _new({self.name('_T', twin(cls))})")
         wire = set()
         for f in spec.fields_for(cls.type_code, self.version):
             expr = self.value(f, depth + 1)
             self.emit(f"{var}_{f.name} = {expr}")
-            self.emit(f"_set({var}, {f.name!r}, {var}_{f.name})")
+            self.emit(f"{var}.{f.name} = {var}_{f.name}")
             wire.add(f.name)
         for name, default in cls._init_defaults:
             if name not in wire:
                 self.emit(f"{var}_{name} = {self.name('_D', default)}")
-                self.emit(f"_set({var}, {name!r}, {var}_{name})")
+                self.emit(f"{var}.{name} = {var}_{name}")
         # the key DataStructure._key gives, with the producer id's own key in its place
         p = f"{var}_producer_id"
         self.emit(f"pk = None if {p} is None else ({p}._kc or {p}._key())")
         values = ", ".join("pk" if n == p else n for n in (f"{var}_{name}" for name, _ in cls._init_defaults))
-        self.emit(f"_set({var}, '_kc', ({cls.type_code}, {values}))")
-        self.emit(f"_set({var}, '_hc', None)")
+        self.emit(f"{var}._kc = ({cls.type_code}, {values})")
+        self.emit(f"{var}._hc = None")
+        self.emit(f"{var}.__class__ = {self.name('_C', cls)}")
         return var
 
     version = spec.MAX_VERSION
