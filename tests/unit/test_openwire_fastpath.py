@@ -397,13 +397,22 @@ def test_shared_dispatch_frames_match_generic(data: st.DataObject) -> None:
         wf = fast_format(version, cache_size=data.draw(st.sampled_from([1024, 103, 105])))
         fast, slow = parsers(wf)
         for i in data.draw(st.lists(st.integers(0, 30), max_size=6)):  # warm the cache its own way
-            filler = spec.ConsumerControl(consumer_id=spec.ConsumerId(connection_id="ID:w", value=i))
+            filler = spec.MessageAck(consumer_id=spec.ConsumerId(connection_id="ID:w", value=i))
             assert fast.encode(filler) == slow.encode(filler)
         conns.append((fast, slow))
     memos: list[dict[Any, Any]] = [{} for _ in messages]
     consumers = [spec.ConsumerId(connection_id="ID:c", session_id=1, value=v) for v in (1, 2)]
     for _ in range(data.draw(st.integers(1, 12))):
         fast, slow = conns[data.draw(st.integers(0, len(conns) - 1))]
+        if data.draw(st.booleans()):  # the cache changes between two dispatches
+            filler = spec.MessageAck(
+                consumer_id=data.draw(
+                    st.sampled_from(consumers)
+                    | st.builds(spec.ConsumerId, connection_id=st.just("ID:v"), value=st.integers(0, 9))
+                ),
+                destination=data.draw(st.sampled_from([None, QUEUE])),
+            )
+            assert fast.encode(filler) == slow.encode(filler)
         i = data.draw(st.integers(0, len(messages) - 1))
         m = messages[i]
         cid = data.draw(st.sampled_from(consumers))
@@ -419,6 +428,37 @@ def test_shared_dispatch_frames_match_generic(data: st.DataObject) -> None:
         )
         got = fastpath.shared_dispatch_frame(fast, memos[i], cid, m, count, dest, user, in_time)
         assert got == expect
+
+
+def test_shared_dispatch_frame_after_the_cache_moved_a_value() -> None:
+    """A value evicted and cached again in another slot between two dispatches of one message
+    on one connection: the second frame names the new slot."""
+    m = jms_message(spec.ActiveMQBytesMessage)
+    cid = spec.ConsumerId(connection_id="ID:c", session_id=1, value=1)
+    fast, slow = parsers(fast_format(cache_size=105))  # 5 entries kept
+    memo: dict[Any, Any] = {}
+
+    def dispatch() -> None:
+        out = spec.ActiveMQBytesMessage(**dict(m.items()))
+        out.command_id, out.response_required, out.broker_in_time = 0, False, 5
+        expect = slow.encode(spec.MessageDispatch(consumer_id=cid, destination=QUEUE, message=out))
+        assert fastpath.shared_dispatch_frame(fast, memo, cid, m, 0, QUEUE, None, 5) == expect
+
+    def ack(consumer: Any) -> None:
+        c = spec.MessageAck(consumer_id=consumer)
+        assert fast.encode(c) == slow.encode(c)
+
+    out = spec.ActiveMQBytesMessage(**dict(m.items()))
+    out.command_id, out.response_required, out.broker_in_time = 0, False, 5
+    warm = spec.MessageDispatch(consumer_id=cid, destination=QUEUE, message=out)
+    assert fastpath.dispatch_frame(fast, cid, m, 0, QUEUE, None, 5) == slow.encode(warm)
+    dispatch()  # all cache hits
+    for i in range(6):  # evicts the consumer id ...
+        ack(spec.ConsumerId(connection_id="ID:v", value=i))
+    # ... and caches it again elsewhere, with the destination and the producer id
+    c = spec.MessageAck(consumer_id=cid, destination=QUEUE, last_message_id=m.message_id)
+    assert fast.encode(c) == slow.encode(c)
+    dispatch()
 
 
 def test_shared_dispatch_frame_is_reused_across_connections() -> None:

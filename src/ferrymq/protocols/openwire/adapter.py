@@ -908,25 +908,32 @@ class OpenWireAdapter(ProtocolAdapter):
     def _deliver(self, cons: OpenWireConsumer, d: Delivery) -> None:
         msg = d.message
         native = msg.native
+        cache = msg.encode_cache
         if (
             type(native) in _FAST_MESSAGE_TYPES
             and self.parser._fast_write is not None
-            and msg.encode_cache.get(mapping.NATIVE_KEY)
+            and cache.get(_NATIVE_KEY)
             and self._state != "closing"
         ):
             # the producer's own command, sent on with the broker's per-delivery values
             # (what mapping.from_core and for_delivery would set), encoded without copies
+            sub = d.subscription
             k = getattr(native.message_id, "_kc", None)
             if k is not None and not cons.pulling:  # what _pending_add does
                 pending = cons.pending
                 if k in pending:
                     del pending[k]
-                pending[k] = (d.subscription, d.tag)
+                pending[k] = (sub, d.tag)
             else:
                 self._pending_add(cons, native.message_id, d)
             in_time = int(msg.broker_in_time) if msg.broker_in_time else 0
-            dest = mapping.dest_struct(msg.destination)
-            memo = _dispatch_memo(msg) if d.subscription.topic else None
+            dest = _DEST_STRUCTS.get(msg.destination) or mapping.dest_struct(msg.destination)
+            if sub.topic:
+                memo = cache.get(_MEMO_KEY)
+                if memo is None:
+                    memo = cache[_MEMO_KEY] = {}
+            else:
+                memo = None
             self._fast_dispatch(cons, native, d.delivery_count, dest, msg.user_id, in_time, memo)
             return
         base = mapping.from_core(msg)
@@ -1119,6 +1126,8 @@ class OpenWireAdapter(ProtocolAdapter):
 
 _MESSAGE_TYPES = frozenset(mapping.MESSAGE_TYPES)
 _MessageAck = spec.MessageAck
+_NATIVE_KEY = mapping.NATIVE_KEY
+_DEST_STRUCTS = mapping._DEST_STRUCTS
 #: encode_cache key of a message's dispatch frames (see ``fastpath.shared_dispatch_frame``)
 _MEMO_KEY = "openwire-dispatch"
 

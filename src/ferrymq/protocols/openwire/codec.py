@@ -88,7 +88,7 @@ _I64 = struct.Struct(">q")
 class _MarshalCache:
     """Outbound cache: value key -> slot, evicting oldest first (ActiveMQ's scheme)."""
 
-    __slots__ = ("slots", "index", "next_index", "next_evict", "limit")
+    __slots__ = ("slots", "index", "next_index", "next_evict", "limit", "version", "shared")
 
     def __init__(self, size: int) -> None:
         self.slots: list[Any] = [_EMPTY] * size
@@ -97,6 +97,10 @@ class _MarshalCache:
         self.next_evict = 0
         #: entries kept before :meth:`sweep` evicts
         self.limit = max(size - _CACHE_FREE_SPACE, 0)
+        #: bumped whenever ``index`` changes
+        self.version = 0
+        #: what ``fastwrite.shared_dispatch_frame`` last looked up here (valid for ``version``)
+        self.shared: Any = None
 
     def sweep(self) -> None:
         """Before each command, free slots until ``_CACHE_FREE_SPACE`` are left."""
@@ -109,6 +113,7 @@ class _MarshalCache:
         key = self.slots[i]
         if key is not _EMPTY and self.index.get(key) == i:
             del self.index[key]
+            self.version += 1
         self.slots[i] = _EMPTY
 
     def add(self, key: Any) -> int:
@@ -119,6 +124,7 @@ class _MarshalCache:
             self._drop(i)
             self.slots[i] = key
             self.index[key] = i
+            self.version += 1
             return i
         return -1
 

@@ -690,6 +690,15 @@ def _cache_key(v: Any) -> Any:
 
 #: ``memo`` entry holding the cache keys of a message's own cached values
 _KEYS = "keys"
+#: one tuple per distinct value of :func:`_message_keys`
+_INTERNED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _intern(keys: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(_INTERNED) >= 1024:
+        _INTERNED.clear()
+    _INTERNED[keys] = keys
+    return keys
 
 
 def _message_keys(m: Any) -> tuple[Any, ...]:
@@ -734,17 +743,31 @@ def shared_dispatch_frame(
         cache.sweep()
     keys = memo.get(_KEYS)
     if keys is None:
-        keys = memo[_KEYS] = _message_keys(m)
+        keys = _message_keys(m)
+        if keys:  # one object for equal keys (the messages of one producer): see below
+            keys = _INTERNED.get(keys) or _intern(keys)
+        memo[_KEYS] = keys
     key: Any = None
     if keys:
-        get = index.get
-        ck = getattr(consumer_id, "_kc", None)
-        dk = getattr(destination, "_kc", None)
-        slots = (
-            get(ck if ck is not None else _cache_key(consumer_id)),
-            get(dk if dk is not None else _cache_key(destination)),
-            *map(get, keys),
-        )
+        last = cache.shared
+        if (
+            last is not None
+            and last[0] is keys
+            and last[1] is consumer_id
+            and last[2] is destination
+            and last[3] == cache.version
+        ):
+            slots = last[4]  # the same lookups in an unchanged cache
+        else:
+            get = index.get
+            ck = getattr(consumer_id, "_kc", None)
+            dk = getattr(destination, "_kc", None)
+            slots = (
+                get(ck if ck is not None else _cache_key(consumer_id)),
+                get(dk if dk is not None else _cache_key(destination)),
+                *map(get, keys),
+            )
+            cache.shared = (keys, consumer_id, destination, cache.version, slots)
         if None not in slots:
             wf = parser._wf
             key = (
