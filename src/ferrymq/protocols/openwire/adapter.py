@@ -184,9 +184,14 @@ class OpenWireAdapter(ProtocolAdapter):
         while pending and self._state in ("new", "negotiated", "connected"):
             cmd = pending.popleft()
             try:
-                if type(cmd) is _MessageAck and self._state == "connected" and _simple_ack(cmd):
-                    self._ack_run(cmd)
-                    continue
+                t = type(cmd)
+                if self._state == "connected":
+                    if t is _MessageAck and _simple_ack(cmd):
+                        self._ack_run(cmd)
+                        continue
+                    if t in _MESSAGE_TYPES:  # what _handle does for it
+                        self.on_message(cmd)
+                        continue
                 self._handle(cmd)
             except _ProtocolViolation as e:
                 if cmd.response_required:
@@ -928,13 +933,33 @@ class OpenWireAdapter(ProtocolAdapter):
                 self._pending_add(cons, native.message_id, d)
             in_time = int(msg.broker_in_time) if msg.broker_in_time else 0
             dest = _DEST_STRUCTS.get(msg.destination) or mapping.dest_struct(msg.destination)
-            if sub.topic:
-                memo = cache.get(_MEMO_KEY)
-                if memo is None:
-                    memo = cache[_MEMO_KEY] = {}
-            else:
-                memo = None
-            self._fast_dispatch(cons, native, d.delivery_count, dest, msg.user_id, in_time, memo)
+            # what _fast_dispatch does
+            try:
+                if sub.topic:
+                    memo = cache.get(_MEMO_KEY)
+                    if memo is None:
+                        memo = cache[_MEMO_KEY] = {}
+                    frame = fastpath.shared_dispatch_frame(
+                        self.parser,
+                        memo,
+                        cons.consumer_id,
+                        native,
+                        d.delivery_count,
+                        dest,
+                        msg.user_id,
+                        in_time,
+                    )
+                else:
+                    frame = fastpath.dispatch_frame(
+                        self.parser, cons.consumer_id, native, d.delivery_count, dest, msg.user_id, in_time
+                    )
+            except OpenWireCodecError as e:
+                self.ctx.log.warning("openwire: cannot encode a dispatch: %s", e)
+                return
+            out = self._out
+            out.append(frame)
+            if len(out) == 1:
+                self.ctx.request_flush()
             return
         base = mapping.from_core(msg)
         self._pending_add(cons, base.message_id, d)

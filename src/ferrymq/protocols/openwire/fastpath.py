@@ -206,26 +206,41 @@ def _bit_stream(data: bytes, pos: int) -> tuple[bytes, int, int]:
     return raw, pos + n, n << 3
 
 
-def _message_reader(cls: type[DataStructure]) -> Any:
+def _shape_reader(cls: type[DataStructure], other: Any) -> Any:
+    """The fast reader of ``cls`` frames: the compiled reader of the frame's shape (the last
+    one used is checked first, without building its key), else ``other(data, pos, end, wf,
+    cache)``."""
     code = cls.type_code
     shape_of = _SHAPES.get
+    last_raw = b""
+    last_version = -1
+    last_read: Any = None
 
     def read(data: bytes, pos: int, end: int, wf: WireFormat, cache: list[Any] | None) -> Any:
+        nonlocal last_raw, last_version, last_read
         try:
             if cache is not None:
                 n = data[pos]
                 if n < 64:  # a one-byte boolean stream length: the shape is its bytes
-                    raw = data[pos + 1 : pos + 1 + n]
+                    start = pos + 1
+                    if n == len(last_raw) and wf.version == last_version and data.startswith(last_raw, start):
+                        return last_read(data, start + n, end, cache)
+                    raw = data[start : start + n]
                     r = shape_of((code, wf.version, raw))
                     if r is None:
                         r = shapes.reader(cls, wf.version, raw)
                     if r is not NO_SHAPE:
-                        return r(data, pos + 1 + n, end, cache)
-            return _read_message(cls, data, pos, end, wf, cache)
+                        last_raw, last_version, last_read = raw, wf.version, r
+                        return r(data, start + n, end, cache)
+            return other(data, pos, end, wf, cache)
         except Exception:
             return FALLBACK
 
     return read
+
+
+def _message_reader(cls: type[DataStructure]) -> Any:
+    return _shape_reader(cls, lambda data, pos, end, wf, cache: _read_message(cls, data, pos, end, wf, cache))
 
 
 def _read_message(
@@ -502,22 +517,6 @@ def _read_message(
     return o
 
 
-def _read_ack(data: bytes, pos: int, end: int, wf: WireFormat, cache: list[Any] | None) -> Any:
-    try:
-        if cache is not None:
-            n = data[pos]
-            if n < 64:
-                raw = data[pos + 1 : pos + 1 + n]
-                r = _SHAPES.get((spec.MESSAGE_ACK, wf.version, raw))
-                if r is None:
-                    r = shapes.reader(spec.MessageAck, wf.version, raw)
-                if r is not NO_SHAPE:
-                    return r(data, pos + 1 + n, end, cache)
-        return _read_ack_frame(data, pos, end, wf, cache)
-    except Exception:
-        return FALLBACK
-
-
 def _read_ack_frame(data: bytes, pos: int, end: int, wf: WireFormat, cache: list[Any] | None) -> Any:
     """A MessageAck (type byte already read) in tight encoding with the cache on."""
     if cache is None:
@@ -571,7 +570,7 @@ def install() -> None:
     """Register the fast readers and writers with the codec (idempotent)."""
     for cls in MESSAGE_CLASSES:
         FAST_READERS[cls.type_code] = _message_reader(cls)
-    FAST_READERS[spec.MESSAGE_ACK] = _read_ack
+    FAST_READERS[spec.MESSAGE_ACK] = _shape_reader(spec.MessageAck, _read_ack_frame)
     FAST_WRITERS.update(WRITERS)
 
 
