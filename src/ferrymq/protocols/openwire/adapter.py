@@ -19,6 +19,7 @@ from ferrymq import __version__
 from ferrymq.core import (
     ACCEPTED,
     CLIENT,
+    DONE,
     REJECTED,
     TEMP_QUEUE,
     TEMP_TOPIC,
@@ -559,7 +560,7 @@ class OpenWireAdapter(ProtocolAdapter):
             size = mapping.message_size(cmd)
             pid = cmd.producer_id
             self._after(c, lambda r: self._producer_ack(pid, size, r))
-        elif not c.is_done:
+        elif c is not DONE and not c.is_done:
             self._after(c, self._async_done)
 
     def _session_of(self, producer_id: Any) -> Any:
