@@ -126,12 +126,16 @@ def quick_message(
     persistent: bool,
     origin: str,
     size: int,
+    *,
+    message_id: str | None = None,
+    timestamp: int = 0,
 ) -> Message:
     """A message with the other fields at their defaults, made without ``Message.__init__``'s
     keyword handling (the hot path of every adapter's inbound mapping). ``size`` is the body's
-    size in bytes (as ``_estimate_size`` would give)."""
+    size in bytes (as ``_estimate_size`` would give); ``message_id`` and ``timestamp`` as for
+    ``Message`` (a new id, the current time when not given)."""
     m: Message = _new(Message)
-    m.message_id = f"{_prefix}{next(_counter)}"
+    m.message_id = message_id or f"{_prefix}{next(_counter)}"
     m.destination = destination
     m.body = body
     m.body_kind = body_kind
@@ -139,7 +143,7 @@ def quick_message(
     m.persistent = persistent
     m.priority = DEFAULT_PRIORITY
     m.expiration = 0
-    m.timestamp = int(_time() * 1000)
+    m.timestamp = timestamp or int(_time() * 1000)
     m.correlation_id = None
     m.reply_to = None
     m.type = None
