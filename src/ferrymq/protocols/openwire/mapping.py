@@ -188,17 +188,23 @@ def to_core(cmd: DataStructure, dest: DestinationName, reply_to: DestinationName
         kind, body = _body(cmd)
     raw_props = cmd.marshalled_properties
     properties = props.decode_map(raw_props, exact=False) if raw_props else None
+    ts = cmd.timestamp
     # what Message(...) gives for these fields, without its keyword handling
-    msg = quick_message(dest, body, kind, properties or {}, bool(cmd.persistent), "openwire", 0)
-    mid = message_id_text(cmd.message_id)
-    if mid:
-        msg.message_id = mid
+    msg = quick_message(
+        dest,
+        body,
+        kind,
+        properties or {},
+        bool(cmd.persistent),
+        "openwire",
+        0,
+        message_id=message_id_text(cmd.message_id) or None,
+        timestamp=(ts if type(ts) is int else int(ts)) if ts else 0,
+    )
     p = cmd.priority
     msg.priority = p if type(p) is int and 0 <= p <= 9 else max(0, min(9, int(p)))
     e = cmd.expiration
     msg.expiration = e if type(e) is int and e >= 0 else max(0, int(e))
-    if cmd.timestamp:
-        msg.timestamp = int(cmd.timestamp)
     msg.correlation_id = cmd.correlation_id
     msg.reply_to = reply_to
     msg.type = cmd.type
