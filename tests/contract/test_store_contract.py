@@ -775,13 +775,15 @@ def test_a_large_batch_is_written_in_multi_row_statements_with_every_outcome(bac
         new = [msg(b"new%d" % i) for i in range(127)]
         subs = [store.submit([AddMessage(m), AddRef(Q2, m.message_id)]) for m in new]
         subs += [store.submit([RemoveRef(Q1, m.message_id)]) for m in old[:100]]
-        subs.append(store.submit([AddRef(Q2, new[5].message_id, 4)]))
+        subs.append(store.submit([AddRef(Q2, new[70].message_id, 4)]))  # row 127: the statement of rows 64-127
+        subs.append(store.submit([AddRef(Q2, new[100].message_id, 7)]))  # row 128: a statement of its own
         await wait(Completion.all(subs))
         assert backend.committed_message_ids() == {m.message_id for m in old[100:] + new}
         store, rec = await reopen(backend, store)
         assert ids(rec, Q1) == [m.message_id for m in old[100:]]
         assert ids(rec, Q2) == [m.message_id for m in new]
-        assert rec.refs[Q2][5].delivery_count == 4
+        assert rec.refs[Q2][70].delivery_count == 4
+        assert rec.refs[Q2][100].delivery_count == 7
         await store.close()
 
     run(body)
