@@ -9,8 +9,9 @@ core subscriptions named ``<QoS name>:<filter>`` (``AT_MOST_ONCE``, ``AT_LEAST_O
 ``EXACTLY_ONCE``), so their messages are kept, store-backed, while the client is away and
 across restarts. Unacknowledged QoS 1/2 deliveries go back to the subscription when the
 connection ends and are sent again, with DUP set, on reconnect. QoS 2 packet-identifier
-state (received PUBLISH awaiting PUBREL, sent PUBREL awaiting PUBCOMP) is kept in memory
-per client id for the life of the broker process.
+state (received PUBLISH awaiting PUBREL, sent PUBREL awaiting PUBCOMP) is kept per client
+id in memory and, for clean session 0, in the store (meta namespace ``mqtt.session``), so it
+survives a restart.
 """
 
 from __future__ import annotations
