@@ -150,3 +150,23 @@ class BrokerProcess:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+class AcceptingAuth:
+    """An authenticator that lets every login in (in-process adapter tests)."""
+
+    allow_anonymous = True
+
+    def authenticate(self, creds: object) -> object:
+        from ferrymq.core import Completion, Principal
+
+        return Completion.done(Principal("u"))
+
+
+def adapter_context(broker: object) -> object:
+    """The context of an in-process adapter on ``broker``: default limits, any login accepted."""
+    from ferrymq.protocols.base import AdapterContext, PeerInfo, ProtocolLimits
+
+    return AdapterContext(
+        broker=broker, authenticator=AcceptingAuth(), limits=ProtocolLimits(), peer=PeerInfo("x", 1)  # type: ignore[arg-type]
+    )

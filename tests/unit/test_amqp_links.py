@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ferrymq.app import LoopClock
-from ferrymq.core import Broker, Completion, DestinationPolicy, PolicyMap, Principal
+from ferrymq.core import Broker, DestinationPolicy, PolicyMap
 from ferrymq.protocols.amqp.adapter import AmqpAdapter
 from ferrymq.protocols.amqp.framing import AMQP_HEADER, FrameParser, encode_frame
 from ferrymq.protocols.amqp.message import BODY_DATA, AmqpMessage, decode_message
@@ -28,24 +28,15 @@ from ferrymq.protocols.amqp.performatives import (
     Transfer,
 )
 from ferrymq.protocols.amqp.types import UInt
-from ferrymq.protocols.base import AdapterContext, PeerInfo, ProtocolLimits
 from ferrymq.store.sqlite import SQLiteStore
-
-
-class Auth:
-    allow_anonymous = True
-
-    def authenticate(self, creds: Any) -> Completion:
-        return Completion.done(Principal("u"))
+from support import adapter_context
 
 
 class Client:
     """One in-memory AMQP connection: frames in, performatives out."""
 
     def __init__(self, broker: Broker, name: str) -> None:
-        ctx = AdapterContext(
-            broker=broker, authenticator=Auth(), limits=ProtocolLimits(), peer=PeerInfo("x", 1)
-        )
+        ctx = adapter_context(broker)
         self.ad = AmqpAdapter(ctx)
         self.parser = FrameParser(1 << 30)
         self.parser.expect_header()

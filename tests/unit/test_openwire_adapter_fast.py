@@ -13,30 +13,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ferrymq.app import LoopClock
-from ferrymq.core import Broker, Completion, Principal
-from ferrymq.protocols.base import AdapterContext, PeerInfo, ProtocolLimits
+from ferrymq.core import Broker
 from ferrymq.protocols.openwire import adapter as adapter_module
 from ferrymq.protocols.openwire import codec, props, spec
 from ferrymq.protocols.openwire.adapter import OpenWireAdapter
 from ferrymq.store.sqlite import SQLiteStore
+from support import adapter_context
 
 N = 12
-
-
-class Auth:
-    allow_anonymous = True
-
-    def authenticate(self, creds: Any) -> Completion:
-        return Completion.done(Principal("u"))
 
 
 class Client:
     """An adapter and the client-side codec talking to it (tight encoding, cache on)."""
 
     def __init__(self, broker: Broker, name: str) -> None:
-        ctx = AdapterContext(
-            broker=broker, authenticator=Auth(), limits=ProtocolLimits(), peer=PeerInfo("x", 1)
-        )
+        ctx = adapter_context(broker)
         self.adapter = OpenWireAdapter(ctx)
         self.parser = codec.OpenWireParser(preferred=codec.make_wire_format_info(version=12))
         self.conn = spec.ConnectionId(value=f"ID:test-{name}")
