@@ -182,9 +182,14 @@ class Supervisor:
                     await inst.task
 
     async def serving(self, group: str) -> list[int]:
-        """Indexes of the instances whose every port accepts connections now."""
+        """Indexes of the instances whose process is running and whose every port accepts
+        connections now. (The process first: right after a service restart, the ports may
+        still be those of a stale process left by the previous service, about to be stopped.)"""
         out = []
         for n, inst in enumerate(self._groups.get(group, [])):
+            proc = inst.proc
+            if proc is None or proc.returncode is not None:
+                continue
             ports = inst.spec.probe_ports
             if ports and all([await port_accepts(inst.spec.probe_host, p) for p in ports]):
                 out.append(n)
