@@ -21,8 +21,11 @@ from botocore.config import Config
 
 HERE = Path(__file__).parent
 REGION = "eu-west-1"
-# ports 20000-20999 belong to these tests: API ports from 20000, broker ranges from 20100
-_API_PORTS = iter(range(20000, 20100))
+# ports 20000-20999 belong to these tests: API ports from 20000, broker ranges from 20100.
+# Each pytest-xdist worker takes its own 25 API ports, so two workers never pick the same
+# free port at the same moment (a client of one would talk to the other's service).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 4
+_API_PORTS = iter(range(20000 + 25 * _WORKER, 20025 + 25 * _WORKER))
 
 
 def _free(port: int) -> bool:
@@ -39,7 +42,7 @@ def next_api_port() -> int:
     for port in _API_PORTS:
         if _free(port):
             return port
-    raise RuntimeError("no free API port in 20000-20099")
+    raise RuntimeError(f"no free API port in this worker's range from {20000 + 25 * _WORKER}")
 
 
 def real_serve_available() -> bool:
