@@ -95,6 +95,19 @@ def ack_frames(c: Client, dest: Any, cid: Any, mids: list[Any], script: list[Any
     return frames
 
 
+def queue_pair(broker: Broker, prefetch: int) -> tuple[Client, Client, Any, Any, Any]:
+    """A producer and a consumer (``prefetch``) connected to queue ``q``: the clients, the
+    destination, the consumer id and the producer id."""
+    prod, cons = Client(broker, "p"), Client(broker, "c")
+    dest = spec.ActiveMQQueue(physical_name="q")
+    cid = spec.ConsumerId(connection_id=cons.conn.value, session_id=1, value=1)
+    cons.adapter.receive_data(
+        cons.encode(spec.ConsumerInfo(consumer_id=cid, destination=dest, prefetch_size=prefetch))
+    )
+    pid = spec.ProducerId(connection_id=prod.conn.value, session_id=1, value=1)
+    return prod, cons, dest, cid, pid
+
+
 def run_script(script: list[Any], together: bool) -> Any:
     """Produce N messages to a queue, dispatch them to one consumer, acknowledge per
     ``script`` (in one read, or one read per ack through ``on_message_ack`` alone); the state
@@ -105,13 +118,7 @@ def run_script(script: list[Any], together: bool) -> Any:
         broker = Broker(SQLiteStore(tempfile.mkdtemp() + "/s.db", loop=loop), LoopClock(loop))
         await broker.start()
         try:
-            prod, cons = Client(broker, "p"), Client(broker, "c")
-            dest = spec.ActiveMQQueue(physical_name="q")
-            cid = spec.ConsumerId(connection_id=cons.conn.value, session_id=1, value=1)
-            cons.adapter.receive_data(
-                cons.encode(spec.ConsumerInfo(consumer_id=cid, destination=dest, prefetch_size=N))
-            )
-            pid = spec.ProducerId(connection_id=prod.conn.value, session_id=1, value=1)
+            prod, cons, dest, cid, pid = queue_pair(broker, N)
             prod.adapter.receive_data(prod.encode(spec.ProducerInfo(producer_id=pid, destination=dest)))
             for seq in range(1, N + 1):
                 m = spec.ActiveMQBytesMessage(
@@ -179,13 +186,7 @@ def test_a_message_without_an_id_is_dispatched() -> None:
         broker = Broker(SQLiteStore(tempfile.mkdtemp() + "/s.db", loop=loop), LoopClock(loop))
         await broker.start()
         try:
-            prod, cons = Client(broker, "p"), Client(broker, "c")
-            dest = spec.ActiveMQQueue(physical_name="q")
-            cid = spec.ConsumerId(connection_id=cons.conn.value, session_id=1, value=1)
-            cons.adapter.receive_data(
-                cons.encode(spec.ConsumerInfo(consumer_id=cid, destination=dest, prefetch_size=5))
-            )
-            pid = spec.ProducerId(connection_id=prod.conn.value, session_id=1, value=1)
+            prod, cons, dest, cid, pid = queue_pair(broker, 5)
             for _ in range(2):
                 m = spec.ActiveMQBytesMessage(producer_id=pid, destination=dest, content=b"\0\0\0\1x")
                 prod.adapter.receive_data(prod.encode(m))

@@ -313,6 +313,12 @@ class OpenWireAdapter(ProtocolAdapter):
 
         completion.add_callback(done)
 
+    def _hold(self, c: Completion) -> None:
+        """Producer flow control: stop reading until the broker takes the send ``c``."""
+        self._held += 1
+        self._set_reading()
+        c.add_callback(self._held_done)
+
     def _held_done(self, _c: Completion) -> None:
         self._held -= 1
         self._set_reading()
@@ -533,10 +539,8 @@ class OpenWireAdapter(ProtocolAdapter):
                 msg.user_id = None
             msg.producer_key = self.conn
             c = session.send(msg, tx)
-            if c.held:  # producer flow control: stop reading until the broker takes it
-                self._held += 1
-                self._set_reading()
-                c.add_callback(self._held_done)
+            if c.held:
+                self._hold(c)
         else:
             completions = []
             for dest in targets:
@@ -547,10 +551,8 @@ class OpenWireAdapter(ProtocolAdapter):
                     msg.user_id = None
                 msg.producer_key = self.conn
                 part = session.send(msg, tx)
-                if part.held:  # producer flow control: stop reading until the broker takes it
-                    self._held += 1
-                    self._set_reading()
-                    part.add_callback(self._held_done)
+                if part.held:
+                    self._hold(part)
                 completions.append(part)
             c = completions[0] if len(completions) == 1 else Completion.all(completions)
         if cmd.response_required:
