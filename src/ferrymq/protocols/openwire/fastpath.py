@@ -104,11 +104,42 @@ class _Miss(Exception):
 # -- reading -------------------------------------------------------------------------------
 
 
+#: the cache slots the fast read of the current frame wrote, with their old values: when it
+#: gives up on the frame they are put back, so the generic reader starts from the same cache
+_undo: list[tuple[list[Any], int, Any]] = []
+
+
+class _Journal:
+    """The inbound marshal cache as the generic codec sees it during a fast read: every
+    write is recorded in ``_undo`` first."""
+
+    __slots__ = ("cache",)
+
+    def __init__(self, cache: list[Any]) -> None:
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def __getitem__(self, slot: int) -> Any:
+        return self.cache[slot]
+
+    def __setitem__(self, slot: int, value: Any) -> None:
+        _undo.append((self.cache, slot, self.cache[slot]))
+        self.cache[slot] = value
+
+
+def _rollback() -> None:
+    while _undo:
+        cache, slot, old = _undo.pop()
+        cache[slot] = old
+
+
 def _slow_read(
     data: bytes, pos: int, end: int, wf: WireFormat, cache: list[Any], raw: bytes, bp: int, f: Any, depth: int
 ) -> tuple[Any, int, int]:
     """One field read by the generic codec from (``pos``, bit ``bp``): value, pos, bit pos."""
-    src = _In(data, pos, end, wf, cache, False)
+    src = _In(data, pos, end, wf, _Journal(cache), False)  # type: ignore[arg-type]
     src.bits = raw
     src.bit_pos = bp
     value = codec._r_field(src, f, depth)
@@ -232,9 +263,13 @@ def _shape_reader(cls: type[DataStructure], other: Any) -> Any:
                     if r is not NO_SHAPE:
                         last_raw, last_version, last_read = raw, wf.version, r
                         return r(data, start + n, end, cache)
-            return other(data, pos, end, wf, cache)
+            obj = other(data, pos, end, wf, cache)
         except Exception:
+            _rollback()
             return FALLBACK
+        if _undo:
+            _undo.clear()  # the frame was taken: its cache writes stand
+        return obj
 
     return read
 
