@@ -331,6 +331,50 @@ def test_batches_grow_while_the_writer_is_busy(backend: Backend) -> None:
     run(body)
 
 
+def test_a_message_consumed_before_its_batch_is_written_resolves_without_waiting(backend: Backend) -> None:
+    """A submit whose every op cancelled out has nothing on its way to the disk: its
+    completion resolves while the batch ahead of it is still being committed, and a submit
+    that still has something to write waits for its own commit."""
+
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        release = threading.Event()
+        entered = threading.Event()
+
+        def hold() -> None:
+            entered.set()
+            release.wait(10)
+
+        store.before_commit = hold
+        first = store.submit([PutMeta("ns", "first", b"1")])
+        while not entered.is_set():
+            await asyncio.sleep(0.005)
+        store.before_commit = None
+        gone, kept, fanned, moved = msg(b"consumed"), msg(b"kept"), msg(b"fanned"), msg(b"moved")
+        c_gone = store.submit([AddMessage(gone), AddRef(Q1, gone.message_id, 0, True)])
+        c_kept = store.submit([AddMessage(kept), AddRef(Q1, kept.message_id, 0, True)])
+        c_fan = store.submit([AddMessage(fanned), AddRef(Q1, fanned.message_id, 0, True),
+                              AddRef(Q2, fanned.message_id, 0, True)])
+        c_moved = store.submit([AddMessage(moved), AddRef(Q1, moved.message_id, 0, True)])
+        c_ack = store.submit([RemoveRef(Q1, gone.message_id, acked=True),
+                              RemoveRef(Q1, fanned.message_id, acked=True)])
+        assert c_ack.is_done and c_ack.ok  # both refs were routed in this open batch
+        # a dead-letter move: not an acknowledgement, so its sender still waits for the disk
+        c_move = store.submit([RemoveRef(Q1, moved.message_id), AddMessage(moved), AddRef(Q2, moved.message_id)])
+        await wait(c_gone)  # while the first batch is still held in the writer
+        assert not first.is_done and not c_kept.is_done and not c_fan.is_done
+        assert not c_moved.is_done and not c_move.is_done
+        release.set()
+        await wait(Completion.all([first, c_kept, c_fan, c_moved, c_move]))
+        assert backend.committed_message_ids() == {kept.message_id, fanned.message_id, moved.message_id}
+        assert sorted(backend.committed_refs()) == sorted(
+            [(Q1, kept.message_id, 0), (Q2, fanned.message_id, 0), (Q2, moved.message_id, 0)])
+        await store.close()
+
+    run(body)
+
+
 def test_failed_commit_fails_its_batch_and_the_store_stays_usable(backend: Backend) -> None:
     async def body() -> None:
         store = backend.make()
@@ -406,10 +450,16 @@ def test_fresh_ref_consumed_in_its_own_batch_writes_nothing(backend: Backend) ->
         kept = msg(b"on disk before")
         await wait(store.submit([AddMessage(kept), AddRef(Q1, kept.message_id)]))
         written = store.stats.ops_written
+        batches = store.stats.batches
         m = msg(b"routed and consumed at once")
-        store.submit([AddMessage(m), AddRef(Q1, m.message_id, 0, True)])
-        await wait(store.submit([RemoveRef(Q1, m.message_id)]))
+        sent = store.submit([AddMessage(m), AddRef(Q1, m.message_id, 0, True)])
+        acked = store.submit([RemoveRef(Q1, m.message_id)])
+        assert acked.is_done and acked.ok  # nothing of the ack is left to write
+        await wait(sent)
+        while store.stats.dropped_messages == 0:  # counted when the open batch is sealed
+            await asyncio.sleep(0.001)
         assert store.stats.ops_written == written  # neither the pair nor the message was written
+        assert store.stats.batches == batches  # no transaction at all
         assert (store.stats.cancelled_refs, store.stats.dropped_messages) == (1, 1)
         assert backend.committed_message_ids() == {kept.message_id}
         assert backend.committed_refs() == [(Q1, kept.message_id, 0)]

@@ -35,6 +35,10 @@ class AddRef:
 class RemoveRef:
     store_key: str
     message_id: str
+    #: a consumer acknowledged the message (not a move, purge or dead-letter): when this
+    #: cancels the last reference routed in the store's open batch, the message has been
+    #: delivered and acknowledged everywhere it went, and its sender need not wait for a commit
+    acked: bool = False
 
 
 @dataclass(slots=True)

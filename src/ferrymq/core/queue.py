@@ -274,7 +274,7 @@ class Queue:
             self.stats.dequeue_count += 1
             self.release(e.message.size)
             if sk is not None and e.message.persistent:
-                ops.append(RemoveRef(sk, e.message.message_id))
+                ops.append(RemoveRef(sk, e.message.message_id, True))
 
     def redeliver(self, entries: list[Entry], failed: bool, ops: list[StoreOp], dlq_past_limit: bool) -> None:
         """Back to the queue; ``failed`` raises the delivery count (MODIFIED)."""

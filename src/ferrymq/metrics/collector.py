@@ -286,6 +286,8 @@ _STORE_COUNTERS = (
      "Message references added and removed within one batch (never written)"),
     ("dropped_messages", "ferrymq_store_dropped_messages",
      "Persistent messages consumed before their batch was written (never written)"),
+    ("void_submits", "ferrymq_store_void_submits",
+     "Store submits left with nothing to write (acknowledged before their batch), resolved without a commit"),
 )
 
 

@@ -13,7 +13,12 @@ cancel out (the ``AddRef`` is not written; the ``RemoveRef`` stays unless the ``
 was *fresh*, made when the message was routed, so the reference cannot be on disk), and an
 ``AddMessage`` left with no reference added by the batch is dropped (ActiveMQ's "concurrent
 store and dispatch"): a message consumed before its batch was handed over never reaches the
-disk. The completions are unaffected: they still resolve only after the batch committed.
+disk. A submit left with nothing to write that way is *void*: its completion resolves without
+waiting for any commit (a tick later, or at once when the submit itself is the ack that
+cancelled everything it held), since nothing it asked for is on its way to the disk. This is
+what ActiveMQ does when a store task is cancelled: the producer of a message that was
+consumed and acknowledged before it was written is answered without a write. Every other
+completion resolves only after its batch committed, in submit order.
 
 Message records are encoded when the batch is handed over (still on the loop thread), so a
 message consumed before then is never encoded at all. A message that cannot be encoded
@@ -54,6 +59,7 @@ class StoreStats:
     ops_written: int = 0
     cancelled_refs: int = 0  # AddRef/RemoveRef pairs that cancelled in an open batch
     dropped_messages: int = 0  # AddMessage never written because every ref cancelled
+    void_submits: int = 0  # submits left with nothing to write, resolved without a commit
     records_encoded: int = 0  # message records encoded (at hand-over: dropped ones never are)
     largest_batch: int = 0  # submits in the largest batch
     batch_sizes: dict[int, int] = field(default_factory=dict)  # submits per batch -> count
@@ -74,18 +80,20 @@ class Batch:
     the first op of the submit whose completion is ``completions[i]``.
     """
 
-    __slots__ = ("ops", "records", "completions", "starts", "_ref_at", "_msg_at", "_live_refs",
-                 "_cancelled")
+    __slots__ = ("ops", "records", "completions", "starts", "early", "_ref_at", "_msg_at", "_live_refs",
+                 "_cancelled", "_moved")
 
     def __init__(self) -> None:
         self.ops: list[StoreOp | None] = []
         self.records: dict[str, bytes] = {}
         self.completions: list[Completion] = []
         self.starts: list[int] = []
+        self.early: list[Completion] = []  # completions of submits that became void
         self._ref_at: dict[tuple[str, str], int] = {}
         self._msg_at: dict[str, list[int]] = {}
         self._live_refs: dict[str, int] = {}
         self._cancelled: set[str] | None = None
+        self._moved: set[str] | None = None  # messages a reference of was cancelled by a move
 
     def __len__(self) -> int:
         return len(self.completions)
@@ -104,11 +112,18 @@ class Batch:
                 if at is not None:
                     added = out[at]
                     out[at] = None
-                    self._live_refs[mid] -= 1
+                    left = self._live_refs[mid] - 1
+                    self._live_refs[mid] = left
                     if self._cancelled is None:
                         self._cancelled = set()
                     self._cancelled.add(mid)
                     stats.cancelled_refs += 1
+                    if not op.acked:  # type: ignore[union-attr]
+                        if self._moved is None:
+                            self._moved = set()
+                        self._moved.add(mid)
+                    elif left == 0:
+                        self._void_check(mid, at)
                     if added.fresh:  # type: ignore[union-attr]
                         # a reference routed in this batch was never on disk: nothing to delete
                         continue
@@ -125,6 +140,36 @@ class Batch:
                 # DropKey removes refs added earlier in this batch: stop pairing across it.
                 self._ref_at.clear()
             out.append(op)
+
+    def _void_check(self, mid: str, at: int) -> None:
+        """A consumer's acknowledgement cancelled the last reference to ``mid`` added in this
+        batch: every submit that added ``mid`` or that reference and now has nothing left to
+        write is void, and its completion goes to ``early`` (the message was delivered and
+        acknowledged everywhere it went; nothing the submit asked for needs the disk)."""
+        starts = self.starts
+        current = len(starts) - 1  # the submit being added: its completion is not there yet
+        ks = {bisect.bisect_right(starts, at) - 1}
+        for i in self._msg_at.get(mid, ()):
+            ks.add(bisect.bisect_right(starts, i) - 1)
+        for k in ks:
+            if k != current and self._is_void(k):
+                self.early.append(self.completions[k])
+
+    def _is_void(self, k: int) -> bool:
+        ops, starts = self.ops, self.starts
+        end = starts[k + 1] if k + 1 < len(starts) else len(ops)
+        cancelled, live, moved = self._cancelled, self._live_refs, self._moved
+        for j in range(starts[k], end):
+            op = ops[j]
+            if op is None:
+                continue
+            if type(op) is AddMessage:
+                m = op.message.message_id  # type: ignore[union-attr]
+                if (cancelled is not None and m in cancelled and live.get(m, 0) == 0
+                        and (moved is None or m not in moved)):
+                    continue  # acknowledged everywhere: dropped at seal
+            return False
+        return True
 
     def seal(self, stats: StoreStats) -> None:
         """Drop the messages whose every reference added in this batch cancelled."""
@@ -271,6 +316,8 @@ class GroupCommitBatcher:
         self._cancel_pairs = cancel_pairs
         self._open = Batch()
         self._flush_scheduled = False
+        self._early: list[Completion] = []
+        self._early_scheduled = False
         self._in_flight: Batch | None = None
         self._idle_waiters: list[asyncio.Future[None]] = []
         self.closed = False
@@ -285,19 +332,40 @@ class GroupCommitBatcher:
                 return Completion.failed(StoreFailure(f"unknown store op {t.__name__}"))
             if t is PutMeta and not isinstance(op.value, bytes | bytearray | memoryview | None):  # type: ignore[union-attr]
                 return Completion.failed(StoreFailure("PutMeta value must be bytes or None"))
-        c = Completion()
         batch = self._open
-        batch.starts.append(len(batch.ops))
+        start = len(batch.ops)
+        batch.starts.append(start)
+        self.stats.submits += 1
         if self._cancel_pairs:
             batch.add(ops, self.stats)
+            if batch.early:
+                self.stats.void_submits += len(batch.early)
+                self._early.extend(batch.early)
+                batch.early.clear()
+                if not self._early_scheduled:
+                    self._early_scheduled = True
+                    self._loop.call_soon(self._resolve_early)
+            if len(batch.ops) == start:
+                # every op cancelled against this batch (an ack of a message routed in it):
+                # nothing to write, so nothing to wait for
+                batch.starts.pop()
+                self.stats.void_submits += 1
+                return Completion.done()
         else:
             batch.ops.extend(ops)
+        c = Completion()
         batch.completions.append(c)
-        self.stats.submits += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
         return c
+
+    def _resolve_early(self) -> None:
+        """Resolve the void submits' completions (a tick later: never inside another submit)."""
+        self._early_scheduled = False
+        early, self._early = self._early, []
+        for c in early:
+            c.resolve()
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -316,6 +384,14 @@ class GroupCommitBatcher:
             c.fail(err)
         if not batch.completions:
             self._hand_over()  # every submit failed: nothing to write
+            return
+        if batch.ops.count(None) == len(batch.ops):
+            # everything cancelled out: no transaction needed
+            for c in batch.completions:
+                if not c.is_done:
+                    self.stats.void_submits += 1
+                    c.resolve()
+            self._notify_idle()
             return
         self._in_flight = batch
         write = self._write
