@@ -357,9 +357,15 @@ def test_a_message_consumed_before_its_batch_is_written_resolves_without_waiting
         c_fan = store.submit([AddMessage(fanned), AddRef(Q1, fanned.message_id, 0, True),
                               AddRef(Q2, fanned.message_id, 0, True)])
         c_moved = store.submit([AddMessage(moved), AddRef(Q1, moved.message_id, 0, True)])
+        both = msg(b"acked by both")
+        c_both = store.submit([AddMessage(both), AddRef(Q1, both.message_id, 0, True),
+                               AddRef(Q2, both.message_id, 0, True)])
         c_ack = store.submit([RemoveRef(Q1, gone.message_id, acked=True),
                               RemoveRef(Q1, fanned.message_id, acked=True)])
         assert c_ack.is_done and c_ack.ok  # both refs were routed in this open batch
+        store.submit([RemoveRef(Q1, both.message_id, acked=True)])
+        store.submit([RemoveRef(Q2, both.message_id, acked=True)])
+        await wait(c_both)
         # a dead-letter move: not an acknowledgement, so its sender still waits for the disk
         c_move = store.submit([RemoveRef(Q1, moved.message_id), AddMessage(moved), AddRef(Q2, moved.message_id)])
         await wait(c_gone)  # while the first batch is still held in the writer
@@ -368,8 +374,28 @@ def test_a_message_consumed_before_its_batch_is_written_resolves_without_waiting
         release.set()
         await wait(Completion.all([first, c_kept, c_fan, c_moved, c_move]))
         assert backend.committed_message_ids() == {kept.message_id, fanned.message_id, moved.message_id}
+        assert store.stats.dropped_messages == 2  # gone and both, each once
         assert sorted(backend.committed_refs()) == sorted(
             [(Q1, kept.message_id, 0), (Q2, fanned.message_id, 0), (Q2, moved.message_id, 0)])
+        await store.close()
+
+    run(body)
+
+
+def test_a_new_reference_to_an_acknowledged_message_in_the_open_batch_writes_it(backend: Backend) -> None:
+    """The record of a message acknowledged within the open batch is dropped, but a later
+    reference to it in the same batch (added without its record) brings the record back."""
+
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        m = msg(b"acked, then referenced again")
+        store.submit([AddMessage(m), AddRef(Q1, m.message_id, 0, True)])
+        assert store.submit([RemoveRef(Q1, m.message_id, acked=True)]).is_done
+        await wait(store.submit([AddRef(Q2, m.message_id)]))
+        assert backend.committed_message_ids() == {m.message_id}
+        assert backend.committed_refs() == [(Q2, m.message_id, 0)]
+        assert store.stats.dropped_messages == 0
         await store.close()
 
     run(body)

@@ -81,7 +81,7 @@ class Batch:
     """
 
     __slots__ = ("ops", "records", "completions", "starts", "early", "_ref_at", "_msg_at", "_live_refs",
-                 "_cancelled", "_moved")
+                 "_cancelled", "_moved", "_voided")
 
     def __init__(self) -> None:
         self.ops: list[StoreOp | None] = []
@@ -94,36 +94,46 @@ class Batch:
         self._live_refs: dict[str, int] = {}
         self._cancelled: set[str] | None = None
         self._moved: set[str] | None = None  # messages a reference of was cancelled by a move
+        self._voided: dict[str, list[tuple[int, StoreOp]]] | None = None  # records dropped by _void
 
     def __len__(self) -> int:
         return len(self.completions)
 
     def add(self, ops: Sequence[StoreOp], stats: StoreStats) -> None:
         out = self.ops
+        live_refs = self._live_refs
         for op in ops:
             t = type(op)
             if t is AddRef:
                 mid = op.message_id  # type: ignore[union-attr]
                 self._ref_at[(op.store_key, mid)] = len(out)  # type: ignore[union-attr]
-                self._live_refs[mid] = self._live_refs.get(mid, 0) + 1
+                live = live_refs.get(mid)
+                if live is None:
+                    live_refs[mid] = 1
+                else:
+                    if live == 0 and self._voided is not None and mid in self._voided:
+                        self._revive(mid, stats)
+                    live_refs[mid] = live + 1
             elif t is RemoveRef:
                 mid = op.message_id  # type: ignore[union-attr]
                 at = self._ref_at.pop((op.store_key, mid), None)  # type: ignore[union-attr]
                 if at is not None:
                     added = out[at]
                     out[at] = None
-                    left = self._live_refs[mid] - 1
-                    self._live_refs[mid] = left
-                    if self._cancelled is None:
-                        self._cancelled = set()
-                    self._cancelled.add(mid)
+                    left = live_refs[mid] - 1
+                    live_refs[mid] = left
                     stats.cancelled_refs += 1
+                    moved = self._moved
                     if not op.acked:  # type: ignore[union-attr]
-                        if self._moved is None:
-                            self._moved = set()
-                        self._moved.add(mid)
+                        if moved is None:
+                            moved = self._moved = set()
+                        moved.add(mid)
+                        self._seal_decides(mid)
                     elif left == 0:
-                        self._void_check(mid, at)
+                        if moved is None or mid not in moved:
+                            self._void(mid, at, stats)
+                        else:
+                            self._seal_decides(mid)
                     if added.fresh:  # type: ignore[union-attr]
                         # a reference routed in this batch was never on disk: nothing to delete
                         continue
@@ -141,35 +151,53 @@ class Batch:
                 self._ref_at.clear()
             out.append(op)
 
-    def _void_check(self, mid: str, at: int) -> None:
+    def _seal_decides(self, mid: str) -> None:
+        if self._cancelled is None:
+            self._cancelled = set()
+        self._cancelled.add(mid)
+
+    def _void(self, mid: str, at: int, stats: StoreStats) -> None:
         """A consumer's acknowledgement cancelled the last reference to ``mid`` added in this
-        batch: every submit that added ``mid`` or that reference and now has nothing left to
-        write is void, and its completion goes to ``early`` (the message was delivered and
-        acknowledged everywhere it went; nothing the submit asked for needs the disk)."""
-        starts = self.starts
+        batch (the reference at ``at``), and no reference of it was moved: the message was
+        delivered and acknowledged everywhere it went. Its records are dropped now, and every
+        submit that added it or that reference and has nothing left to write is void: its
+        completion goes to ``early``."""
+        ops, starts = self.ops, self.starts
+        bisect_right = bisect.bisect_right
+        k = bisect_right(starts, at) - 1
+        ks = [k]
+        at_list = self._msg_at.get(mid)
+        if at_list is not None:
+            dropped = []
+            for i in at_list:
+                op = ops[i]
+                if op is not None:
+                    dropped.append((i, op))
+                    ops[i] = None
+                    j = bisect_right(starts, i) - 1
+                    if j != k:
+                        ks.append(j)
+            if dropped:
+                if self._voided is None:
+                    self._voided = {}
+                self._voided[mid] = dropped
+                stats.dropped_messages += 1
         current = len(starts) - 1  # the submit being added: its completion is not there yet
-        ks = {bisect.bisect_right(starts, at) - 1}
-        for i in self._msg_at.get(mid, ()):
-            ks.add(bisect.bisect_right(starts, i) - 1)
+        n = len(ops)
         for k in ks:
-            if k != current and self._is_void(k):
+            if k == current:
+                continue
+            s = starts[k]
+            e = starts[k + 1] if k + 1 < len(starts) else n
+            if ops[s:e].count(None) == e - s:
                 self.early.append(self.completions[k])
 
-    def _is_void(self, k: int) -> bool:
-        ops, starts = self.ops, self.starts
-        end = starts[k + 1] if k + 1 < len(starts) else len(ops)
-        cancelled, live, moved = self._cancelled, self._live_refs, self._moved
-        for j in range(starts[k], end):
-            op = ops[j]
-            if op is None:
-                continue
-            if type(op) is AddMessage:
-                m = op.message.message_id  # type: ignore[union-attr]
-                if (cancelled is not None and m in cancelled and live.get(m, 0) == 0
-                        and (moved is None or m not in moved)):
-                    continue  # acknowledged everywhere: dropped at seal
-            return False
-        return True
+    def _revive(self, mid: str, stats: StoreStats) -> None:
+        """A new reference to a message dropped by :meth:`_void`: its records go back in."""
+        assert self._voided is not None
+        for i, op in self._voided.pop(mid):
+            self.ops[i] = op
+        stats.dropped_messages -= 1
 
     def seal(self, stats: StoreStats) -> None:
         """Drop the messages whose every reference added in this batch cancelled."""
@@ -394,13 +422,13 @@ class GroupCommitBatcher:
             self._notify_idle()
             return
         self._in_flight = batch
-        write = self._write
         loop = self._loop
         done = self._batch_done
+        write, ops, records = self._write, batch.ops, batch.records
 
         def job() -> None:
             try:
-                write(batch.ops, batch.records)
+                write(ops, records)
             except BaseException as e:
                 loop.call_soon_threadsafe(done, batch, e)
             else:
@@ -415,7 +443,7 @@ class GroupCommitBatcher:
         if self._open.completions and not self._flush_scheduled:
             self._hand_over()
         if error is None:
-            self.stats.ops_written += sum(1 for op in batch.ops if op is not None)
+            self.stats.ops_written += len(batch.ops) - batch.ops.count(None)
             for c in batch.completions:
                 c.resolve()
         else:
