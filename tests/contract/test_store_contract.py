@@ -31,6 +31,7 @@ from ferrymq.core.ports import (
     RemoveRef,
     SetDeliveryCount,
 )
+from ferrymq.store import batcher as batcher_module
 from ferrymq.store.codec import (
     EncryptionKeyError,
     RecordCipher,
@@ -397,6 +398,46 @@ def test_a_new_reference_to_an_acknowledged_message_in_the_open_batch_writes_it(
         assert backend.committed_refs() == [(Q2, m.message_id, 0)]
         assert store.stats.dropped_messages == 0
         await store.close()
+
+    run(body)
+
+
+def test_while_most_submits_are_void_a_batch_ages_before_it_is_written(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once most submits turn void, a batch the idle writer could take waits AGE first,
+    still open to the acknowledgements that cancel it; drain (close) cuts the wait short.
+    While submits are not void, nothing waits."""
+    monkeypatch.setattr(batcher_module, "AGE", 30.0)
+
+    async def body() -> None:
+        store = backend.make()
+        await store.open()
+        # no void submits yet: written at once, no aging
+        started = asyncio.get_running_loop().time()
+        plain = msg(b"plain")
+        await wait(store.submit([AddMessage(plain), AddRef(Q1, plain.message_id, 0, True)]))
+        assert asyncio.get_running_loop().time() - started < 10
+        # a batch of void submits switches aging on
+        a = msg(b"a")
+        c_a = store.submit([AddMessage(a), AddRef(Q1, a.message_id, 0, True)])
+        assert store.submit([RemoveRef(Q1, a.message_id, acked=True)]).is_done
+        await wait(c_a)
+        batches = store.stats.batches
+        b, c = msg(b"acked while aging"), msg(b"never acked")
+        c_b = store.submit([AddMessage(b), AddRef(Q1, b.message_id, 0, True)])
+        c_c = store.submit([AddMessage(c), AddRef(Q2, c.message_id, 0, True)])
+        for _ in range(5):
+            await asyncio.sleep(0)  # the writer is idle: the batch starts aging instead
+        assert not c_b.is_done and not c_c.is_done
+        # the acknowledgement arrives in a newer batch and cancels against the aging one
+        assert store.submit([RemoveRef(Q1, b.message_id, acked=True)]).is_done
+        await wait(c_b)
+        assert not c_c.is_done and store.stats.batches == batches
+        await store.close()  # drains: the aging batch is written now
+        assert c_c.is_done and c_c.ok
+        assert backend.committed_message_ids() == {plain.message_id, c.message_id}
+        assert sorted(backend.committed_refs()) == sorted([(Q1, plain.message_id, 0), (Q2, c.message_id, 0)])
 
     run(body)
 

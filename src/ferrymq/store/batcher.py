@@ -45,6 +45,10 @@ log = logging.getLogger("ferrymq.store")
 
 T = TypeVar("T")
 
+#: how long a batch ages before it is written while most submits turn void (see
+#: GroupCommitBatcher): about the round trip of a delivery and its acknowledgement
+AGE = 0.001
+
 _OP_TYPES = frozenset((AddMessage, AddRef, RemoveRef, SetDeliveryCount, DropKey, PutMeta))
 
 
@@ -80,7 +84,7 @@ class Batch:
     the first op of the submit whose completion is ``completions[i]``.
     """
 
-    __slots__ = ("ops", "records", "completions", "starts", "early", "_ref_at", "_msg_at", "_live_refs",
+    __slots__ = ("ops", "records", "completions", "starts", "early", "aged_at", "_ref_at", "_msg_at", "_live_refs",
                  "_cancelled", "_moved", "_voided")
 
     def __init__(self) -> None:
@@ -89,6 +93,7 @@ class Batch:
         self.completions: list[Completion] = []
         self.starts: list[int] = []
         self.early: list[Completion] = []  # completions of submits that became void
+        self.aged_at = 0.0  # loop time from which an aging batch may be written
         self._ref_at: dict[tuple[str, str], int] = {}
         self._msg_at: dict[str, list[int]] = {}
         self._live_refs: dict[str, int] = {}
@@ -99,7 +104,10 @@ class Batch:
     def __len__(self) -> int:
         return len(self.completions)
 
-    def add(self, ops: Sequence[StoreOp], stats: StoreStats) -> None:
+    def add(self, ops: Sequence[StoreOp], stats: StoreStats, older: Batch | None = None) -> None:
+        """Append one submit's ops (its start is already in ``starts``). A removal cancels
+        the reference it removes if that was added in this batch or in ``older``, the
+        batch before it that is still open."""
         out = self.ops
         live_refs = self._live_refs
         for op in ops:
@@ -110,35 +118,22 @@ class Batch:
                 live = live_refs.get(mid)
                 if live is None:
                     live_refs[mid] = 1
+                    if older is not None and older._voided is not None and mid in older._voided:
+                        older._revive(mid, stats)
                 else:
                     if live == 0 and self._voided is not None and mid in self._voided:
                         self._revive(mid, stats)
                     live_refs[mid] = live + 1
             elif t is RemoveRef:
-                mid = op.message_id  # type: ignore[union-attr]
-                at = self._ref_at.pop((op.store_key, mid), None)  # type: ignore[union-attr]
+                key = (op.store_key, op.message_id)  # type: ignore[union-attr]
+                at = self._ref_at.pop(key, None)
                 if at is not None:
-                    added = out[at]
-                    out[at] = None
-                    left = live_refs[mid] - 1
-                    live_refs[mid] = left
-                    stats.cancelled_refs += 1
-                    moved = self._moved
-                    if not op.acked:  # type: ignore[union-attr]
-                        if moved is None:
-                            moved = self._moved = set()
-                        moved.add(mid)
-                        self._seal_decides(mid)
-                    elif left == 0:
-                        if moved is None or mid not in moved:
-                            self._void(mid, at, stats)
-                        else:
-                            self._seal_decides(mid)
-                    if added.fresh:  # type: ignore[union-attr]
-                        # a reference routed in this batch was never on disk: nothing to delete
+                    if self._cancel(at, op, stats, len(self.starts) - 1):  # type: ignore[arg-type]
                         continue
-                    # Otherwise the RemoveRef stays: the reference may also exist on disk
-                    # from an earlier batch.
+                elif older is not None:
+                    at = older._ref_at.pop(key, None)
+                    if at is not None and older._cancel(at, op, stats, -1):  # type: ignore[arg-type]
+                        continue
             elif t is AddMessage:
                 mid = op.message.message_id  # type: ignore[union-attr]
                 at_list = self._msg_at.get(mid)
@@ -147,16 +142,45 @@ class Batch:
                 else:
                     at_list.append(len(out))
             elif t is DropKey:
-                # DropKey removes refs added earlier in this batch: stop pairing across it.
+                # DropKey removes refs added earlier: stop pairing across it.
                 self._ref_at.clear()
+                if older is not None:
+                    older._ref_at.clear()
             out.append(op)
+
+    def _cancel(self, at: int, op: RemoveRef, stats: StoreStats, current: int) -> bool:
+        """``op`` removes the reference added at ``at``: cancel the pair. True when the
+        removal need not be written either (the reference was *fresh*, never on disk).
+        ``current`` is the submit being added to this batch (-1: none)."""
+        ops = self.ops
+        added = ops[at]
+        ops[at] = None
+        mid = op.message_id
+        live_refs = self._live_refs
+        left = live_refs[mid] - 1
+        live_refs[mid] = left
+        stats.cancelled_refs += 1
+        moved = self._moved
+        if not op.acked:
+            if moved is None:
+                moved = self._moved = set()
+            moved.add(mid)
+            self._seal_decides(mid)
+        elif left == 0:
+            if moved is None or mid not in moved:
+                self._void(mid, at, stats, current)
+            else:
+                self._seal_decides(mid)
+        # a reference routed in this batch was never on disk: nothing to delete; otherwise
+        # the RemoveRef stays (the reference may also be on disk from an earlier batch)
+        return added.fresh  # type: ignore[union-attr, no-any-return]
 
     def _seal_decides(self, mid: str) -> None:
         if self._cancelled is None:
             self._cancelled = set()
         self._cancelled.add(mid)
 
-    def _void(self, mid: str, at: int, stats: StoreStats) -> None:
+    def _void(self, mid: str, at: int, stats: StoreStats, current: int) -> None:
         """A consumer's acknowledgement cancelled the last reference to ``mid`` added in this
         batch (the reference at ``at``), and no reference of it was moved: the message was
         delivered and acknowledged everywhere it went. Its records are dropped now, and every
@@ -182,10 +206,9 @@ class Batch:
                     self._voided = {}
                 self._voided[mid] = dropped
                 stats.dropped_messages += 1
-        current = len(starts) - 1  # the submit being added: its completion is not there yet
         n = len(ops)
         for k in ks:
-            if k == current:
+            if k == current:  # the submit being added: its completion is not there yet
                 continue
             s = starts[k]
             e = starts[k + 1] if k + 1 < len(starts) else n
@@ -324,6 +347,15 @@ class GroupCommitBatcher:
     ``encode`` turns a message into its record on the loop thread at submit time; if it
     raises, that submit fails alone. ``write(ops, records)`` runs in the writer thread and
     must commit the whole batch atomically or raise.
+
+    **Aging.** While most submits turn void (consumers acknowledge messages within
+    moments), a batch is not written as soon as the writer is free: it first *ages*. It
+    stops taking submits (a new open batch takes them) and waits until ``AGE`` after that,
+    still cancelling pairs against the removals that arrive meanwhile. So a message is
+    written only if it was not acknowledged within ``AGE``; the newest messages, whose
+    acknowledgements are on their way, are never written just because the writer happened
+    to be idle. Without aging, those written messages held back (in order) the
+    acknowledgements of every message behind them for a whole commit.
     """
 
     def __init__(
@@ -343,6 +375,11 @@ class GroupCommitBatcher:
         self.stats = stats
         self._cancel_pairs = cancel_pairs
         self._open = Batch()
+        self._aging: Batch | None = None
+        self._aging_on = False  # most submits of the last batch were void
+        self._marks = (0, 0)  # stats.void_submits, stats.submits when the last batch left
+        self._age_timer: asyncio.TimerHandle | None = None
+        self._draining = False
         self._flush_scheduled = False
         self._early: list[Completion] = []
         self._early_scheduled = False
@@ -363,21 +400,20 @@ class GroupCommitBatcher:
         batch = self._open
         start = len(batch.ops)
         batch.starts.append(start)
-        self.stats.submits += 1
+        stats = self.stats
+        stats.submits += 1
         if self._cancel_pairs:
-            batch.add(ops, self.stats)
+            aging = self._aging
+            batch.add(ops, stats, aging)
             if batch.early:
-                self.stats.void_submits += len(batch.early)
-                self._early.extend(batch.early)
-                batch.early.clear()
-                if not self._early_scheduled:
-                    self._early_scheduled = True
-                    self._loop.call_soon(self._resolve_early)
+                self._take_early(batch)
+            if aging is not None and aging.early:
+                self._take_early(aging)
             if len(batch.ops) == start:
-                # every op cancelled against this batch (an ack of a message routed in it):
-                # nothing to write, so nothing to wait for
+                # every op cancelled against an open batch (an ack of a message routed in
+                # it): nothing to write, so nothing to wait for
                 batch.starts.pop()
-                self.stats.void_submits += 1
+                stats.void_submits += 1
                 return Completion.done()
         else:
             batch.ops.extend(ops)
@@ -387,6 +423,14 @@ class GroupCommitBatcher:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
         return c
+
+    def _take_early(self, batch: Batch) -> None:
+        self.stats.void_submits += len(batch.early)
+        self._early.extend(batch.early)
+        batch.early.clear()
+        if not self._early_scheduled:
+            self._early_scheduled = True
+            self._loop.call_soon(self._resolve_early)
 
     def _resolve_early(self) -> None:
         """Resolve the void submits' completions (a tick later: never inside another submit)."""
@@ -398,28 +442,63 @@ class GroupCommitBatcher:
     def _flush(self) -> None:
         self._flush_scheduled = False
         if self._in_flight is None:
-            self._hand_over()
+            self._next()
 
-    def _hand_over(self) -> None:
-        batch = self._open
-        if not batch.completions:
+    def _aged(self) -> None:
+        self._age_timer = None
+        if self._in_flight is None:
+            self._next()
+
+    def _next(self) -> None:
+        """The writer is free: give it the next batch, or let the open one age first."""
+        aging = self._aging
+        if aging is not None:
+            if self._aging_on and not self._draining:
+                wait = aging.aged_at - self._loop.time()
+                if wait > 0:
+                    if self._age_timer is None:
+                        self._age_timer = self._loop.call_later(wait, self._aged)
+                    return
+            self._aging = None
+            if self._open.completions and self._aging_on and not self._draining:
+                self._start_aging()
+            self._hand_over(aging)
+            return
+        if not self._open.completions:
             self._notify_idle()
             return
+        if self._aging_on and not self._draining:
+            self._start_aging()
+            self._age_timer = self._loop.call_later(AGE, self._aged)
+            return
+        batch = self._open
         self._open = Batch()
-        batch.seal(self.stats)
-        failed = batch.encode(self._encode, self.stats)
+        self._hand_over(batch)
+
+    def _start_aging(self) -> None:
+        batch = self._aging = self._open
+        batch.aged_at = self._loop.time() + AGE
+        self._open = Batch()
+
+    def _hand_over(self, batch: Batch) -> None:
+        stats = self.stats
+        voids, subs = stats.void_submits - self._marks[0], stats.submits - self._marks[1]
+        self._aging_on = subs > 0 and voids * 2 >= subs
+        self._marks = (stats.void_submits, stats.submits)
+        batch.seal(stats)
+        failed = batch.encode(self._encode, stats)
         for c, err in failed:
             c.fail(err)
         if not batch.completions:
-            self._hand_over()  # every submit failed: nothing to write
+            self._next()  # every submit failed: nothing to write
             return
         if batch.ops.count(None) == len(batch.ops):
             # everything cancelled out: no transaction needed
             for c in batch.completions:
                 if not c.is_done:
-                    self.stats.void_submits += 1
+                    stats.void_submits += 1
                     c.resolve()
-            self._notify_idle()
+            self._next()
             return
         self._in_flight = batch
         loop = self._loop
@@ -440,8 +519,8 @@ class GroupCommitBatcher:
         self._in_flight = None
         self.stats.record_batch(len(batch.completions))
         # Start the next batch before running callbacks: the writer works while they run.
-        if self._open.completions and not self._flush_scheduled:
-            self._hand_over()
+        if not self._flush_scheduled:
+            self._next()
         if error is None:
             self.stats.ops_written += len(batch.ops) - batch.ops.count(None)
             for c in batch.completions:
@@ -454,7 +533,7 @@ class GroupCommitBatcher:
             )
             for c in batch.completions:
                 c.fail(failure)
-        if self._in_flight is None and not self._open.completions:
+        if self.idle:
             self._notify_idle()
 
     def _notify_idle(self) -> None:
@@ -466,13 +545,17 @@ class GroupCommitBatcher:
 
     @property
     def idle(self) -> bool:
-        return self._in_flight is None and not self._open.completions
+        return self._in_flight is None and self._aging is None and not self._open.completions
 
     async def drain(self) -> None:
-        """Wait until every submitted batch has been written."""
-        while not self.idle:
-            fut: asyncio.Future[None] = self._loop.create_future()
-            self._idle_waiters.append(fut)
-            if self._in_flight is None and not self._flush_scheduled:
-                self._hand_over()
-            await fut
+        """Wait until every submitted batch has been written (aging is cut short)."""
+        self._draining = True
+        try:
+            while not self.idle:
+                fut: asyncio.Future[None] = self._loop.create_future()
+                self._idle_waiters.append(fut)
+                if self._in_flight is None and not self._flush_scheduled:
+                    self._next()
+                await fut
+        finally:
+            self._draining = False
