@@ -17,8 +17,14 @@ disk. A submit left with nothing to write that way is *void*: its completion res
 waiting for any commit (a tick later, or at once when the submit itself is the ack that
 cancelled everything it held), since nothing it asked for is on its way to the disk. This is
 what ActiveMQ does when a store task is cancelled: the producer of a message that was
-consumed and acknowledged before it was written is answered without a write. Every other
-completion resolves only after its batch committed, in submit order.
+consumed and acknowledged before it was written is answered without a write (only
+acknowledgements count: a ``RemoveRef`` with ``acked``, not a move). Every other completion
+resolves only after its batch committed, in submit order.
+
+While most submits turn void, a batch *ages* for ``AGE`` before the writer takes it (a newer
+open batch takes the submits meanwhile, and acknowledgements still cancel against the aging
+one), so only messages not acknowledged within that time are written (see
+:class:`GroupCommitBatcher`).
 
 Message records are encoded when the batch is handed over (still on the loop thread), so a
 message consumed before then is never encoded at all. A message that cannot be encoded
