@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ferrymq.core.completion import Completion
+from ferrymq.core.completion import DONE, Completion
 from ferrymq.core.errors import StoreFailure
 from ferrymq.core.message import Message
 from ferrymq.core.ports import AddMessage, AddRef, DropKey, PutMeta, RemoveRef, SetDeliveryCount, StoreOp
@@ -193,8 +193,8 @@ class Batch:
         submit that added it or that reference and has nothing left to write is void: its
         completion goes to ``early``."""
         ops, starts = self.ops, self.starts
-        bisect_right = bisect.bisect_right
-        k = bisect_right(starts, at) - 1
+        k = bisect.bisect_right(starts, at) - 1
+        first = starts[k]
         ks = [k]
         at_list = self._msg_at.get(mid)
         if at_list is not None:
@@ -204,22 +204,23 @@ class Batch:
                 if op is not None:
                     dropped.append((i, op))
                     ops[i] = None
-                    j = bisect_right(starts, i) - 1
-                    if j != k:
-                        ks.append(j)
+                    if i < first:  # (usually the record is in the reference's own submit)
+                        ks.append(bisect.bisect_right(starts, i) - 1)
             if dropped:
                 if self._voided is None:
                     self._voided = {}
                 self._voided[mid] = dropped
                 stats.dropped_messages += 1
         n = len(ops)
+        early = self.early
         for k in ks:
             if k == current:  # the submit being added: its completion is not there yet
                 continue
             s = starts[k]
             e = starts[k + 1] if k + 1 < len(starts) else n
             if ops[s:e].count(None) == e - s:
-                self.early.append(self.completions[k])
+                early.append(self.completions[k])
+                stats.void_submits += 1
 
     def _revive(self, mid: str, stats: StoreStats) -> None:
         """A new reference to a message dropped by :meth:`_void`: its records go back in."""
@@ -380,15 +381,15 @@ class GroupCommitBatcher:
         self._encode = encode
         self.stats = stats
         self._cancel_pairs = cancel_pairs
-        self._open = Batch()
+        self._early: list[Completion] = []  # void completions to resolve (shared with batches)
+        self._early_scheduled = False
+        self._open = self._new_batch()
         self._aging: Batch | None = None
         self._aging_on = False  # most submits of the last batch were void
         self._marks = (0, 0)  # stats.void_submits, stats.submits when the last batch left
         self._age_timer: asyncio.TimerHandle | None = None
         self._draining = False
         self._flush_scheduled = False
-        self._early: list[Completion] = []
-        self._early_scheduled = False
         self._in_flight: Batch | None = None
         self._idle_waiters: list[asyncio.Future[None]] = []
         self.closed = False
@@ -397,30 +398,30 @@ class GroupCommitBatcher:
     def submit(self, ops: Sequence[StoreOp]) -> Completion:
         if self.closed:
             return Completion.failed(StoreFailure("the store is closed"))
-        for op in ops:
-            t = type(op)
-            if t not in _OP_TYPES:
-                return Completion.failed(StoreFailure(f"unknown store op {t.__name__}"))
-            if t is PutMeta and not isinstance(op.value, bytes | bytearray | memoryview | None):  # type: ignore[union-attr]
-                return Completion.failed(StoreFailure("PutMeta value must be bytes or None"))
+        types = set(map(type, ops))
+        if not types <= _OP_TYPES or PutMeta in types:
+            for op in ops:
+                t = type(op)
+                if t not in _OP_TYPES:
+                    return Completion.failed(StoreFailure(f"unknown store op {t.__name__}"))
+                if t is PutMeta and not isinstance(op.value, bytes | bytearray | memoryview | None):  # type: ignore[union-attr]
+                    return Completion.failed(StoreFailure("PutMeta value must be bytes or None"))
         batch = self._open
         start = len(batch.ops)
         batch.starts.append(start)
         stats = self.stats
         stats.submits += 1
         if self._cancel_pairs:
-            aging = self._aging
-            batch.add(ops, stats, aging)
-            if batch.early:
-                self._take_early(batch)
-            if aging is not None and aging.early:
-                self._take_early(aging)
+            batch.add(ops, stats, self._aging)
+            if self._early and not self._early_scheduled:
+                self._early_scheduled = True
+                self._loop.call_soon(self._resolve_early)
             if len(batch.ops) == start:
                 # every op cancelled against an open batch (an ack of a message routed in
                 # it): nothing to write, so nothing to wait for
                 batch.starts.pop()
                 stats.void_submits += 1
-                return Completion.done()
+                return DONE
         else:
             batch.ops.extend(ops)
         c = Completion()
@@ -430,18 +431,16 @@ class GroupCommitBatcher:
             self._loop.call_soon(self._flush)
         return c
 
-    def _take_early(self, batch: Batch) -> None:
-        self.stats.void_submits += len(batch.early)
-        self._early.extend(batch.early)
-        batch.early.clear()
-        if not self._early_scheduled:
-            self._early_scheduled = True
-            self._loop.call_soon(self._resolve_early)
+    def _new_batch(self) -> Batch:
+        b = Batch()
+        b.early = self._early  # void completions go straight to the batcher's list
+        return b
 
     def _resolve_early(self) -> None:
         """Resolve the void submits' completions (a tick later: never inside another submit)."""
         self._early_scheduled = False
-        early, self._early = self._early, []
+        early = self._early[:]  # the list is shared with the open batches
+        self._early.clear()
         for c in early:
             c.resolve()
 
@@ -478,13 +477,13 @@ class GroupCommitBatcher:
             self._age_timer = self._loop.call_later(AGE, self._aged)
             return
         batch = self._open
-        self._open = Batch()
+        self._open = self._new_batch()
         self._hand_over(batch)
 
     def _start_aging(self) -> None:
         batch = self._aging = self._open
         batch.aged_at = self._loop.time() + AGE
-        self._open = Batch()
+        self._open = self._new_batch()
 
     def _hand_over(self, batch: Batch) -> None:
         stats = self.stats
