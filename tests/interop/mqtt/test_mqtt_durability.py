@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import queue
+import time
 from pathlib import Path
+from typing import Any
 
 from mqtt_clients import Paho
 
@@ -41,4 +44,48 @@ def test_persistent_session_and_retained_survive_kill_9(tmp_path: Path) -> None:
     assert r.messages.none(0.5)  # k9/cleared was cleared before the kill
     for c in (s, pub, r):
         c.close()
+    b.kill()
+
+
+def test_no_acknowledged_publish_is_lost_when_the_broker_dies_mid_stream(tmp_path: Path) -> None:
+    """A QoS 1 stream to a durable subscriber that acknowledges as it goes, and kill -9 in
+    the middle of it. Many of these messages are acknowledged by the subscriber before the
+    store writes them, and then never are (their PUBACK goes out without a commit); the
+    subscriber is slower than the publisher, so others wait in the store. Either
+    way: every message the broker PUBACKed was delivered to the subscriber before the kill
+    or is delivered after the restart."""
+    b = BrokerProcess(tmp_path / "data", ("mqtt",)).start()
+    s = Paho(b, "tcp", "k9-stream-sub", clean=False)
+    s.subscribe("k9/stream", 1)
+    received = s.messages
+
+    def slow(client: Any, userdata: Any, msg: Any) -> None:
+        time.sleep(0.001)  # slower than the publisher: some messages wait in the store
+        received(client, userdata, msg)
+
+    s.client.on_message = slow
+    pub = Paho(b, "tcp", "k9-stream-pub")
+    infos = [pub.client.publish("k9/stream", b"m-%d" % i, 1) for i in range(4000)]
+    deadline = time.monotonic() + 30
+    while sum(1 for i in infos if i.is_published()) < 1500 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    b.kill()
+    acked = {b"m-%d" % n for n, i in enumerate(infos) if i.is_published()}
+    assert len(acked) >= 1500
+    pub.client.loop_stop()
+    s.client.loop_stop()
+    got: set[bytes] = set()
+    while not s.messages.q.empty():
+        got.add(s.messages.q.get().payload)
+    b.start()
+    s = Paho(b, "tcp", "k9-stream-sub", clean=False)
+    assert s.session_present
+    while True:
+        try:
+            got.add(s.messages.get(timeout=2.0).payload)
+        except queue.Empty:
+            break
+    missing = acked - got
+    assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {sorted(missing)[:5]}"
+    s.close()
     b.kill()
