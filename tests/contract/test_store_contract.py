@@ -301,22 +301,29 @@ def test_submits_of_one_tick_share_one_transaction(backend: Backend) -> None:
     run(body)
 
 
+async def hold_first_batch(store: Any) -> tuple[Completion, threading.Event]:
+    """Submit one op and keep its batch in the writer (before its COMMIT) until the returned
+    event is set; returns once the writer holds it."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        release.wait(10)
+
+    store.before_commit = hold
+    first = store.submit([PutMeta("ns", "first", b"1")])
+    while not entered.is_set():
+        await asyncio.sleep(0.005)
+    store.before_commit = None
+    return first, release
+
+
 def test_batches_grow_while_the_writer_is_busy(backend: Backend) -> None:
     async def body() -> None:
         store = backend.make()
         await store.open()
-        release = threading.Event()
-        entered = threading.Event()
-
-        def hold() -> None:
-            entered.set()
-            release.wait(10)
-
-        store.before_commit = hold
-        first = store.submit([PutMeta("ns", "first", b"1")])
-        while not entered.is_set():
-            await asyncio.sleep(0.005)
-        store.before_commit = None
+        first, release = await hold_first_batch(store)
         later = []
         for tick in range(3):  # three ticks while batch 1 is in the writer
             later.append(store.submit([PutMeta("ns", f"t{tick}a", b"x")]))
@@ -340,18 +347,7 @@ def test_a_message_consumed_before_its_batch_is_written_resolves_without_waiting
     async def body() -> None:
         store = backend.make()
         await store.open()
-        release = threading.Event()
-        entered = threading.Event()
-
-        def hold() -> None:
-            entered.set()
-            release.wait(10)
-
-        store.before_commit = hold
-        first = store.submit([PutMeta("ns", "first", b"1")])
-        while not entered.is_set():
-            await asyncio.sleep(0.005)
-        store.before_commit = None
+        first, release = await hold_first_batch(store)
         gone, kept, fanned, moved = msg(b"consumed"), msg(b"kept"), msg(b"fanned"), msg(b"moved")
         c_gone = store.submit([AddMessage(gone), AddRef(Q1, gone.message_id, 0, True)])
         c_kept = store.submit([AddMessage(kept), AddRef(Q1, kept.message_id, 0, True)])
