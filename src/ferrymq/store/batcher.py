@@ -452,7 +452,7 @@ class GroupCommitBatcher:
     def _aged(self) -> None:
         self._age_timer = None
         if self._in_flight is None:
-            self._next()
+            self._next()  # (re-arms the timer when the aging batch is not old enough yet)
 
     def _next(self) -> None:
         """The writer is free: give it the next batch, or let the open one age first."""
@@ -474,7 +474,8 @@ class GroupCommitBatcher:
             return
         if self._aging_on and not self._draining:
             self._start_aging()
-            self._age_timer = self._loop.call_later(AGE, self._aged)
+            if self._age_timer is None:
+                self._age_timer = self._loop.call_later(AGE, self._aged)
             return
         batch = self._open
         self._open = self._new_batch()
